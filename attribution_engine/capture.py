@@ -1,0 +1,142 @@
+"""The one object that owns the engine's hooks: it records each call of every module that
+holds trainable parameters (its input, and its output gradient when autograd computes it).
+
+Autograd computes the training gradient exactly as in plain training; the capture only reads.
+Hooks are no-ops outside `recording`, and every handle is removed on exit, even after an error.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from attribution_engine.errors import UnsupportedModuleError
+from attribution_engine.ghost import GhostRule, Use, rule_for
+
+HALF = (torch.float16, torch.bfloat16)
+
+
+@dataclass
+class Call:
+    """One recorded call of a module: rows first, [N, ...]."""
+
+    name: str
+    module: nn.Module
+    rule: GhostRule
+    inputs: tuple[torch.Tensor, ...]
+    output: torch.Tensor
+    grad: torch.Tensor | None = None
+
+    def store_grad(self, grad: torch.Tensor) -> None:
+        # The dot products run in fp32 at least: a half-precision capture is widened, explicitly.
+        self.grad = grad.detach().float() if grad.dtype in HALF else grad.detach()
+
+
+class Capture:
+    """Hooks on every module with trainable parameters of `model`; use as a context manager."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self._modules: list[tuple[str, nn.Module, GhostRule]] = []
+        for name, module in model.named_modules():
+            own = [n for n, p in module.named_parameters(recurse=False) if p.requires_grad]
+            if not own:
+                continue
+            rule = rule_for(module)
+            label = f"module '{name}' ({type(module).__name__})"
+            if rule is None:
+                raise UnsupportedModuleError(
+                    f"{label} holds trainable parameters {own} but no ghost rule covers its "
+                    "type; freeze them (requires_grad=False) or register a rule with "
+                    "attribution_engine.ghost.register"
+                )
+            reason = rule.refuse(module)
+            if reason:
+                raise UnsupportedModuleError(f"{label} cannot be scored: {reason}")
+            uncovered = [n for n in own if not rule.covers(n)]
+            if uncovered:
+                raise UnsupportedModuleError(
+                    f"{label} has trainable parameters {uncovered} that its ghost rule does not "
+                    "cover; freeze them or register a rule for this subclass"
+                )
+            self._modules.append((name, module, rule))
+        self._names = {id(p): name for name, p in model.named_parameters(remove_duplicate=False)}
+        self._handles: list[torch.utils.hooks.RemovableHandle] = []
+        self._calls: list[Call] | None = None
+        self._rows = 0
+
+    def __enter__(self) -> "Capture":
+        for name, module, rule in self._modules:
+            hook = self._make_hook(name, rule)
+            self._handles.append(module.register_forward_hook(hook, with_kwargs=True))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Remove every hook; safe to call twice."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+        self._calls = None
+
+    def parameter_name(self, param: nn.Parameter) -> str:
+        return self._names.get(id(param), "<unnamed parameter>")
+
+    @contextmanager
+    def recording(self, n_rows: int) -> Iterator[list[Call]]:
+        """Record the calls of one forward over `n_rows` rows (and their gradients)."""
+        if not self._handles:
+            raise RuntimeError("Capture is closed; use it inside `with Capture(model):`")
+        calls: list[Call] = []
+        self._calls, self._rows = calls, n_rows
+        try:
+            yield calls
+        finally:
+            self._calls = None
+
+    def _make_hook(self, name: str, rule: GhostRule):
+        def hook(module: nn.Module, args: tuple, kwargs: dict, output: object):
+            if self._calls is None:
+                return None
+            if not isinstance(output, torch.Tensor):
+                raise UnsupportedModuleError(
+                    f"module '{name}' ({type(module).__name__}) returned "
+                    f"{type(output).__name__}, not a tensor; its rule cannot read its gradient"
+                )
+            inputs = tuple(a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor))
+            replaced = None
+            if output.shape[0] != self._rows:
+                if output.shape[0] != 1 or inputs[0].shape[0] != 1:
+                    raise UnsupportedModuleError(
+                        f"module '{name}' ({type(module).__name__}) was called on a tensor "
+                        f"with leading dimension {output.shape[0]}, not the {self._rows} rows "
+                        "of the batch; the engine needs rows first in every scored layer"
+                    )
+                # Shared across rows (position ids [1, T]): one copy per row keeps each row's
+                # gradient apart; autograd sums the copies, exactly as broadcasting would.
+                output = replaced = output.expand(self._rows, *output.shape[1:])
+                inputs = (inputs[0].expand(self._rows, *inputs[0].shape[1:]), *inputs[1:])
+            widened = tuple(a.detach().float() if a.dtype in HALF else a.detach() for a in inputs)
+            call = Call(name, module, rule, widened, output)
+            if output.requires_grad:
+                output.register_hook(call.store_grad)
+                self._calls.append(call)
+            return replaced
+
+        return hook
+
+
+def uses_by_parameter(calls: list[Call]) -> dict[nn.Parameter, list[Use]]:
+    """Every trainable parameter's uses in the recorded calls (a tied weight has several)."""
+    uses: dict[nn.Parameter, list[Use]] = {}
+    for call in calls:
+        if call.grad is None:
+            continue  # the output did not reach the loss
+        for attr, use in call.rule.uses(call.module, call.inputs, call.grad).items():
+            param = getattr(call.module, attr)
+            if param.requires_grad:
+                uses.setdefault(param, []).append(use)
+    return uses

@@ -1,0 +1,21 @@
+"""Ghost dot products: per-layer rules behind one registry, and the strategies that use them.
+
+Importing the layer modules registers their rules.
+"""
+
+from attribution_engine.ghost import embedding, linear, norms  # noqa: F401  (register rules)
+from attribution_engine.ghost.registry import GhostRule, as_tokens, register, rule_for
+from attribution_engine.ghost.strategies import Scale, parameter_values
+from attribution_engine.ghost.uses import FactoredUse, SummedUse, Use
+
+__all__ = [
+    "FactoredUse",
+    "GhostRule",
+    "Scale",
+    "SummedUse",
+    "Use",
+    "as_tokens",
+    "parameter_values",
+    "register",
+    "rule_for",
+]

@@ -1,0 +1,71 @@
+"""Cost of each ghost strategy for one parameter, in multiply-adds, so the cheapest is chosen.
+
+Sequence lengths and the number of target columns change between calls, so the choice is made
+per call and never cached. Notation: M = B*T training tokens, M' = V*T' target tokens,
+C columns (targets, plus second-order columns), r x c the parameter's matrix frame.
+"""
+
+import math
+
+from attribution_engine.ghost.factors import Dense, Factor
+from attribution_engine.ghost.uses import FactoredUse, Use
+
+
+def _tokens(use: FactoredUse) -> int:
+    return use.n_rows * use.n_tokens
+
+
+def _factor_dot(first: Factor, second: Factor) -> int:
+    """One token-pair dot product: the width for two dense vectors, a single read otherwise."""
+    return first.width if isinstance(first, Dense) and isinstance(second, Dense) else 1
+
+
+def _dense_area(use: FactoredUse) -> int:
+    """Work per token to touch the frame: r*c when both factors are dense, else the dense width."""
+    if isinstance(use.left, Dense) and isinstance(use.right, Dense):
+        return use.left.width * use.right.width
+    return use.right.width if isinstance(use.right, Dense) else use.left.width
+
+
+def gram_cost(train: list[Use], target: list[Use]) -> float:
+    """Strategy (a): per pair of uses, two Gram matrices of M x M' token pairs (each entry a
+    dot over the factor width, or one read for a one-hot factor) and their Hadamard product
+    and reduction, one more operation per entry. Undefined (infinite) for summed uses."""
+    if not all(isinstance(use, FactoredUse) for use in train + target):
+        return math.inf
+    total = 0
+    for mine in train:
+        for theirs in target:
+            per_pair = _factor_dot(mine.left, theirs.left) + _factor_dot(mine.right, theirs.right)
+            total += _tokens(mine) * _tokens(theirs) * (per_pair + 1)
+    return float(total)
+
+
+def materialise_cost(use: Use) -> float:
+    """Forming each row's gradient from a use: one multiply-add per token and frame entry
+    touched (r*c for dense factors, the dense width for a one-hot one); free when given."""
+    if not isinstance(use, FactoredUse):
+        return 0.0
+    return float(_tokens(use) * _dense_area(use))
+
+
+def matrix_dot_cost(use: Use, columns: int, numel: int) -> float:
+    """Contracting every token of a use with C materialised matrices: per token and column,
+    one pass over the frame entries it touches; a summed use is one dot of N x numel by C."""
+    if not isinstance(use, FactoredUse):
+        return float(use.n_rows * columns * numel)
+    return float(_tokens(use) * columns * _dense_area(use))
+
+
+def per_sample_cost(train: list[Use], target: list[Use], columns: int, numel: int) -> float:
+    """Strategy (b): materialise every training row's gradient and every target's, then one
+    B x numel by numel x C product."""
+    rows = train[0].n_rows
+    formed = sum(materialise_cost(use) for use in train + target)
+    return formed + float(rows * columns * numel)
+
+
+def target_cost(train: list[Use], target: list[Use], columns: int, numel: int) -> float:
+    """Strategy (c): materialise each target's gradient, contract every training token with it."""
+    formed = sum(materialise_cost(use) for use in target)
+    return formed + sum(matrix_dot_cost(use, columns, numel) for use in train)

@@ -1,0 +1,86 @@
+"""Per-token factors of a weight gradient and the products between them.
+
+A use of a weight matrix W [r, c] adds, for every token t of a row, the outer product
+left_t (x) right_t to that row's gradient (a Linear's output gradient and input, an
+Embedding's one-hot token and output gradient). Everything the ghost strategies need is a
+dot product between factors, so each factor kind knows how to form one.
+Dimension legend: N rows, T tokens per row, M = N*T flattened tokens, k factor width.
+"""
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class Dense:
+    """Dense per-token vectors x [N, T, k]."""
+
+    x: torch.Tensor
+
+    @property
+    def width(self) -> int:
+        return self.x.shape[-1]
+
+    def rows(self, start: int, stop: int) -> "Dense":
+        return Dense(self.x[start:stop])
+
+    def scaled(self, scale: torch.Tensor) -> "Dense":
+        """Every vector multiplied elementwise by scale [k]."""
+        return Dense(self.x * scale)
+
+
+@dataclass(frozen=True)
+class OneHot:
+    """One-hot vectors of width `size` at index [N, T], each times weight [N, T] (None = 1)."""
+
+    index: torch.Tensor
+    size: int
+    weight: torch.Tensor | None = None
+
+    @property
+    def width(self) -> int:
+        return self.size
+
+    def rows(self, start: int, stop: int) -> "OneHot":
+        weight = None if self.weight is None else self.weight[start:stop]
+        return OneHot(self.index[start:stop], self.size, weight)
+
+    def scaled(self, scale: torch.Tensor) -> "OneHot":
+        picked = scale[self.index]  # N x T
+        return OneHot(
+            self.index, self.size, picked if self.weight is None else self.weight * picked
+        )
+
+
+Factor = Dense | OneHot
+
+
+def token_gram(first: Factor, second: Factor, dtype: torch.dtype) -> torch.Tensor:
+    """Dot products of every token of `first` with every token of `second`: [M1, M2]."""
+    if isinstance(first, Dense) and isinstance(second, Dense):
+        return first.x.reshape(-1, first.width) @ second.x.reshape(-1, second.width).T
+    if isinstance(first, OneHot) and isinstance(second, OneHot):
+        same = first.index.reshape(-1, 1) == second.index.reshape(1, -1)  # M1 x M2
+        gram = same.to(dtype)
+        if first.weight is not None:
+            gram = gram * first.weight.reshape(-1, 1)
+        if second.weight is not None:
+            gram = gram * second.weight.reshape(1, -1)
+        return gram
+    if isinstance(second, OneHot):
+        return token_gram(second, first, dtype).T
+    # first one-hot, second dense: pick the dense entries at the one-hot positions
+    dense = second.x.reshape(-1, second.width)  # M2 x k
+    gram = dense[:, first.index.reshape(-1)].T  # M1 x M2
+    if first.weight is not None:
+        gram = gram * first.weight.reshape(-1, 1)
+    return gram
+
+
+def as_matrix(factor: Factor, dtype: torch.dtype) -> torch.Tensor:
+    """The factor's vectors as a dense [N, T, k] tensor (one-hot ones expanded)."""
+    if isinstance(factor, Dense):
+        return factor.x
+    dense = torch.nn.functional.one_hot(factor.index, factor.size).to(dtype)
+    return dense if factor.weight is None else dense * factor.weight.unsqueeze(-1)

@@ -1,0 +1,56 @@
+"""Normalisation layers: per-feature scales and shifts, small enough to materialise per row.
+
+LayerNorm has a closed form: row gradient of the scale is sum_t xhat_t * b_t, of the shift
+sum_t b_t. Any other module whose parameters are all per-feature vectors (RMSNorm of the
+Llama/Mistral family, T5's norm, Gemma's 1 + w scale) is scored by differentiating the
+module's own forward, one row at a time under torch.func.vmap: exact for any such module.
+"""
+
+import torch
+from torch import nn
+from torch.func import functional_call, grad, vmap
+
+from attribution_engine.ghost.registry import as_tokens, register, register_shape
+from attribution_engine.ghost.uses import SummedUse
+
+
+@register(nn.LayerNorm, params=("weight", "bias"))
+def layer_norm_uses(module: nn.Module, inputs: tuple[torch.Tensor, ...], grad_out: torch.Tensor):
+    n, shape = grad_out.shape[0], module.normalized_shape
+    x = inputs[0].reshape(n, -1, _numel(shape))
+    b = grad_out.reshape(x.shape)  # N x T x d
+    mean = x.mean(dim=-1, keepdim=True)
+    var = x.var(dim=-1, unbiased=False, keepdim=True)
+    xhat = (x - mean) * torch.rsqrt(var + module.eps)
+    uses = {}
+    if module.weight is not None:
+        uses["weight"] = SummedUse((xhat * b).sum(dim=1).reshape(n, *shape))
+    if module.bias is not None:
+        uses["bias"] = SummedUse(b.sum(dim=1).reshape(n, *shape))
+    return uses
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    return int(torch.Size(shape).numel())
+
+
+def _is_per_feature(module: nn.Module) -> bool:
+    params = list(module.parameters(recurse=False))
+    return bool(params) and all(p.dim() == 1 for p in params)
+
+
+@register_shape(_is_per_feature)
+def per_feature_uses(module: nn.Module, inputs: tuple[torch.Tensor, ...], grad_out: torch.Tensor):
+    n = grad_out.shape[0]
+    x = as_tokens(inputs[0], n)  # N x T x d
+    b = grad_out.reshape(x.shape[0], x.shape[1], -1)
+    params = {
+        name: p.detach() for name, p in module.named_parameters(recurse=False) if p.requires_grad
+    }
+
+    def row_dot(weights: dict[str, torch.Tensor], x_row: torch.Tensor, b_row: torch.Tensor):
+        out = functional_call(module, weights, (x_row.unsqueeze(0),))
+        return (out.reshape(b_row.shape) * b_row).sum()
+
+    per_row = vmap(grad(row_dot), in_dims=(None, 0, 0))(params, x, b)
+    return {name: SummedUse(g) for name, g in per_row.items()}

@@ -1,0 +1,114 @@
+"""One call of a module, seen from one of its parameters: how it adds to each row's gradient.
+
+A parameter used twice (GPT-2's tied wte / lm_head) has two uses; its per-row gradient is the
+sum over uses, so every dot product sums over pairs of uses, cross terms included.
+Dimension legend: N rows, T tokens, V target columns, r x c the parameter's matrix frame.
+"""
+
+from dataclasses import dataclass
+
+import torch
+
+from attribution_engine.ghost.factors import Dense, Factor, OneHot, as_matrix
+
+
+@dataclass(frozen=True)
+class FactoredUse:
+    """Row n's gradient is sum_t left[n, t] (x) right[n, t], in the parameter's [r, c] frame."""
+
+    left: Factor
+    right: Factor
+
+    @property
+    def n_rows(self) -> int:
+        return self.left.index.shape[0] if isinstance(self.left, OneHot) else self.left.x.shape[0]
+
+    @property
+    def n_tokens(self) -> int:
+        factor = self.left
+        return factor.index.shape[1] if isinstance(factor, OneHot) else factor.x.shape[1]
+
+    @property
+    def tensor(self) -> torch.Tensor:
+        """A dense factor's tensor: the use's dtype and device (one factor is always dense)."""
+        return self.left.x if isinstance(self.left, Dense) else self.right.x
+
+    def rows(self, start: int, stop: int) -> "FactoredUse":
+        return FactoredUse(self.left.rows(start, stop), self.right.rows(start, stop))
+
+
+@dataclass(frozen=True)
+class SummedUse:
+    """Per-row gradients given whole [N, *param shape]: small parameters (biases, norms)."""
+
+    grads: torch.Tensor
+
+    @property
+    def n_rows(self) -> int:
+        return self.grads.shape[0]
+
+    @property
+    def tensor(self) -> torch.Tensor:
+        return self.grads
+
+    def rows(self, start: int, stop: int) -> "SummedUse":
+        return SummedUse(self.grads[start:stop])
+
+
+Use = FactoredUse | SummedUse
+
+
+def materialise(use: Use, shape: torch.Size, dtype: torch.dtype) -> torch.Tensor:
+    """Each row's gradient from this use, [N, *shape]."""
+    if isinstance(use, SummedUse):
+        return use.grads.reshape(use.n_rows, *shape)
+    left, right = use.left, use.right
+    n = use.n_rows
+    if isinstance(left, OneHot) and isinstance(right, Dense):
+        return _scatter_rows(left, right, n).reshape(n, *shape)
+    if isinstance(right, OneHot) and isinstance(left, Dense):
+        return _scatter_rows(right, left, n).transpose(1, 2).reshape(n, *shape)
+    lhs = as_matrix(left, dtype).transpose(1, 2)  # N x r x T
+    return torch.bmm(lhs, as_matrix(right, dtype)).reshape(n, *shape)  # N x r x c
+
+
+def _scatter_rows(onehot: OneHot, dense: Dense, n: int) -> torch.Tensor:
+    """sum_t onehot_t (x) dense_t per row, as [N, size, k], by index_add (no one-hot built)."""
+    values = dense.x if onehot.weight is None else dense.x * onehot.weight.unsqueeze(-1)
+    out = values.new_zeros(n * onehot.size, dense.width)
+    offsets = torch.arange(n, device=values.device).unsqueeze(1) * onehot.size  # N x 1
+    out.index_add_(0, (onehot.index + offsets).reshape(-1), values.reshape(-1, dense.width))
+    return out.view(n, onehot.size, dense.width)
+
+
+def dot_with_matrices(use: Use, matrices: torch.Tensor) -> torch.Tensor:
+    """<row n's gradient from this use, matrices[v]> for every row and column: [N, V].
+
+    `matrices` is [V, *param shape]; for a factored use it is read in the [r, c] frame and
+    contracted token by token, sum_t left_t^T M_v right_t, without forming row gradients.
+    """
+    n, v = use.n_rows, matrices.shape[0]
+    if isinstance(use, SummedUse):
+        return use.grads.reshape(n, -1) @ matrices.reshape(v, -1).T
+    left, right = use.left, use.right
+    r, c = left.width, right.width
+    frame = matrices.reshape(v, r, c)
+    if isinstance(left, OneHot):
+        picked = frame[:, left.index.reshape(-1), :]  # V x M x c
+        per_token = (picked * as_matrix(right, frame.dtype).reshape(1, -1, c)).sum(-1)
+        if left.weight is not None:
+            per_token = per_token * left.weight.reshape(1, -1)
+    elif isinstance(right, OneHot):
+        picked = frame[:, :, right.index.reshape(-1)]  # V x r x M
+        per_token = (picked * left.x.reshape(-1, r).T.unsqueeze(0)).sum(1)
+        if right.weight is not None:
+            per_token = per_token * right.weight.reshape(1, -1)
+    elif r >= c:  # contract the wider side first, keep M x V x c
+        left_m = left.x.reshape(-1, r)
+        projected = (left_m @ frame.permute(1, 0, 2).reshape(r, v * c)).view(-1, v, c)
+        per_token = (projected * right.x.reshape(-1, 1, c)).sum(-1).T
+    else:
+        right_m = right.x.reshape(-1, c)
+        projected = (right_m @ frame.permute(2, 0, 1).reshape(c, v * r)).view(-1, v, r)
+        per_token = (projected * left.x.reshape(-1, 1, r)).sum(-1).T
+    return per_token.reshape(v, n, -1).sum(-1).T  # N x V

@@ -1,0 +1,335 @@
+"""One optimizer step with In-Run Data Shapley values, and the pure scoring of a step.
+
+`step_values` scores a step at the current weights without changing anything (the SGD closed
+form, for oracle tests). `InRunAttributor.step` performs the real step: autograd computes the
+training gradient as in plain training, the optimizer applies it, and every training row gets
+one value per target. Target rows never enter the update.
+Dimension legend: B training rows, V targets.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from attribution_engine.capture import Call, Capture, uses_by_parameter
+from attribution_engine.config import Accounting, AttributionConfig, Strategy
+from attribution_engine.errors import AttributionInputError, NonFiniteError, UnsupportedModuleError
+from attribution_engine.ghost import Scale, Use, parameter_values
+from attribution_engine.ghost.uses import dot_with_matrices
+from attribution_engine.modes import eval_mode
+from attribution_engine.objective import (
+    predicted_counts,
+    row_loss_sums,
+    validate_rows,
+    vocab_size_of,
+)
+from attribution_engine.shapley import (
+    adam_scales,
+    check_adam_state,
+    param_group,
+    second_order_columns,
+    sgd_scales,
+)
+
+Rows = Mapping[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What one attributed step measured. Values: positive = lowered the target's loss (nats)."""
+
+    values: torch.Tensor  # float64 [B, V], second-order part included when order = 2
+    second_order: torch.Tensor | None  # float64 [B, V], the part of `values` from order 2
+    train_loss: float  # the step's objective, nats per predicted token
+    target_losses: torch.Tensor  # float64 [V], each target's mean token loss before the step
+    predicted_drop: torch.Tensor  # float64 [V], g_v . (w_before - w_after): first-order drop
+    lr: float  # learning rate of the first parameter group
+    clip_factor: float  # c_t = min(1, max_norm / (norm + 1e-6)); 1 without clipping
+    accounting: Accounting
+
+    @property
+    def values_sum(self) -> torch.Tensor:
+        """float64 [V]: the efficiency check's left side, to compare with predicted_drop."""
+        return self.values.sum(dim=0)
+
+
+def step_values(
+    model: nn.Module,
+    batch: Rows,
+    targets: Rows,
+    *,
+    lr: float,
+    order: int = 1,
+    strategy: Strategy = Strategy.AUTO,
+) -> torch.Tensor:
+    """float64 [B, V]: In-Run Data Shapley values of one plain-SGD step at the current weights.
+
+    Row i's gradient is that of (sum of its token losses) / (predicted label tokens in the
+    whole batch); target v's loss is its mean token loss. Order 1: lr g_v . g_i; order 2 adds
+    -(lr^2 / 2) g_i^T H_v (sum_j g_j). Positive = lowered the target's loss, in nats. The
+    model's weights, gradients and modes are left exactly as they were.
+    """
+    AttributionConfig(order=order)  # validates `order`
+    params = _trainable(model)
+    n_total = _validate(model, [batch], targets)
+    saved = [p.grad for p in params]
+    try:
+        for p in params:
+            p.grad = None
+        with Capture(model) as capture:
+            target_losses, target_calls = _target_pass(model, capture, targets)
+            _, calls = _train_pass(model, capture, batch, n_total, "batch")
+            _check_finite_grads(params, capture)
+            scales = sgd_scales(params, [float(lr)] * len(params), 1.0)
+            extra = (
+                second_order_columns(model, targets, params, scales, 1.0) if order == 2 else None
+            )
+            target_uses = uses_by_parameter(target_calls)
+            n_targets = target_losses.shape[0]
+            values = _values(
+                capture, [calls], target_uses, n_targets, params, scales, extra, strategy
+            )
+    finally:
+        for p, grad in zip(params, saved, strict=True):
+            p.grad = grad
+    return _fold(values, target_losses.shape[0], order)[0]
+
+
+class InRunAttributor:
+    """Performs attributed optimizer steps for one model, optimizer and set of targets.
+
+    Owns the hooks for its lifetime: use it as a context manager or call close(). It owns the
+    step too: gradients are reset at the start of every step.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        targets: Rows,
+        config: AttributionConfig | None = None,
+    ) -> None:
+        self.model, self.optimizer = model, optimizer
+        self.config = config or AttributionConfig()
+        self.accounting = _resolve_accounting(self.config.accounting, optimizer)
+        validate_rows(targets, "targets", vocab_size_of(model))
+        _check_targets_predict(targets)
+        self.targets = dict(targets)
+        self._params = _trainable(model)
+        self._capture = Capture(model).__enter__()
+
+    def __enter__(self) -> "InRunAttributor":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Remove every hook the attributor placed; safe to call twice."""
+        self._capture.close()
+
+    def step(self, batch: Rows | Sequence[Rows]) -> StepResult:
+        """One optimizer step over `batch` (or over its micro-batches, accumulated)."""
+        micro = [batch] if isinstance(batch, Mapping) else list(batch)
+        model, optimizer, config, params = self.model, self.optimizer, self.config, self._params
+        n_total = _validate(model, micro, self.targets)
+        optimizer.zero_grad(set_to_none=True)
+        model.zero_grad(set_to_none=True)
+        try:
+            target_losses, target_calls = _target_pass(model, self._capture, self.targets)
+            train_loss, per_batch = 0.0, []
+            for k, rows in enumerate(micro):
+                label = "batch" if len(micro) == 1 else f"micro-batch {k}"
+                loss, calls = _train_pass(model, self._capture, rows, n_total, label)
+                train_loss += loss
+                per_batch.append(calls)
+            norm = _check_finite_grads(params, self._capture)
+            clip = 1.0
+            if config.max_grad_norm is not None:
+                clip = min(1.0, config.max_grad_norm / (float(norm) + 1e-6))
+                grads = [p.grad for p in params if p.grad is not None]
+                torch.nn.utils.clip_grads_with_norm_(grads, config.max_grad_norm, norm)
+            scales, moments = self._scales(clip)
+            extra = None
+            if config.order == 2:
+                extra = second_order_columns(model, self.targets, params, scales, clip)
+            target_uses = uses_by_parameter(target_calls)
+            values = _values(
+                self._capture,
+                per_batch,
+                target_uses,
+                target_losses.shape[0],
+                params,
+                scales,
+                extra,
+                config.strategy,
+            )
+        except BaseException:
+            model.zero_grad(set_to_none=True)  # nothing half-applied: no step, no gradients
+            raise
+        before = [p.detach().clone() for p in params]
+        optimizer.step()
+        if moments:
+            check_adam_state(optimizer, moments)
+        drops = [b - p.detach() for b, p in zip(before, params, strict=True)]
+        values, second = _fold(values, target_losses.shape[0], config.order)
+        return StepResult(
+            values=values,
+            second_order=second,
+            train_loss=train_loss,
+            target_losses=target_losses,
+            predicted_drop=_target_dots(target_uses, params, drops, target_losses.shape[0]),
+            lr=float(optimizer.param_groups[0]["lr"]),
+            clip_factor=clip,
+            accounting=self.accounting,
+        )
+
+    def _scales(self, clip: float) -> tuple[dict[nn.Parameter, Scale], dict]:
+        if self.accounting is Accounting.ADAM:
+            return adam_scales(self.optimizer, self._params, clip, self.config.preconditioner)
+        lrs = [float(param_group(self.optimizer, p)["lr"]) for p in self._params]
+        return sgd_scales(self._params, lrs, clip), {}
+
+
+def _resolve_accounting(accounting: Accounting, optimizer: torch.optim.Optimizer) -> Accounting:
+    is_adam = isinstance(optimizer, torch.optim.Adam | torch.optim.AdamW)
+    if accounting is Accounting.AUTO:
+        return Accounting.ADAM if is_adam else Accounting.SGD_PROXY
+    if accounting is Accounting.ADAM and not is_adam:
+        raise AttributionInputError(
+            f"Accounting.ADAM needs torch.optim.Adam or AdamW, got {type(optimizer).__name__}; "
+            "use Accounting.SGD_PROXY"
+        )
+    return accounting
+
+
+def _trainable(model: nn.Module) -> list[nn.Parameter]:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise AttributionInputError("the model has no trainable parameters to attribute")
+    return params
+
+
+def _check_targets_predict(targets: Rows) -> None:
+    empty = (predicted_counts(targets["labels"]) == 0).nonzero().flatten().tolist()
+    if empty:
+        raise AttributionInputError(
+            f"target rows {empty} have no label tokens to predict (all -100 after the causal "
+            "shift); a target needs at least one labelled token after its first"
+        )
+
+
+def _validate(model: nn.Module, micro: list[Rows], targets: Rows) -> int:
+    """Check every input before anything runs; returns N, the step's predicted-token count."""
+    vocab = vocab_size_of(model)
+    validate_rows(targets, "targets", vocab)
+    _check_targets_predict(targets)
+    if not micro:
+        raise AttributionInputError("the step got no micro-batches")
+    for k, rows in enumerate(micro):
+        validate_rows(rows, "batch" if len(micro) == 1 else f"micro-batch {k}", vocab)
+    n_total = sum(int(predicted_counts(rows["labels"]).sum()) for rows in micro)
+    if n_total == 0:
+        raise AttributionInputError(
+            "the batch has no label tokens to predict (every label is -100 after the shift); "
+            "nothing would be trained"
+        )
+    return n_total
+
+
+def _target_pass(model: nn.Module, capture: Capture, targets: Rows):
+    """Target losses [V] and the target rows' recorded calls, at the current weights."""
+    counts = predicted_counts(targets["labels"])
+    with eval_mode(model), capture.recording(counts.shape[0]) as calls:
+        losses = row_loss_sums(model, targets) / counts
+        bad = (~torch.isfinite(losses)).nonzero().flatten().tolist()
+        if bad:
+            raise NonFiniteError(f"target rows {bad} have a non-finite loss at these weights")
+        if calls:
+            torch.autograd.grad(losses.sum(), [c.output for c in calls], allow_unused=True)
+    return losses.detach().double(), calls
+
+
+def _train_pass(model: nn.Module, capture: Capture, rows: Rows, n_total: int, label: str):
+    """Forward and ordinary backward of training rows; returns (their loss share, calls)."""
+    with capture.recording(rows["input_ids"].shape[0]) as calls:
+        sums = row_loss_sums(model, rows)
+        bad = (~torch.isfinite(sums)).nonzero().flatten().tolist()
+        if bad:
+            raise NonFiniteError(f"{label} rows {bad} have a non-finite loss; nothing was applied")
+        loss = sums.sum() / n_total
+        loss.backward()
+    return float(loss.detach()), calls
+
+
+def _check_finite_grads(params: list[nn.Parameter], capture: Capture) -> torch.Tensor:
+    grads = [p.grad for p in params if p.grad is not None]
+    norm = torch.nn.utils.get_total_norm(grads)
+    if not torch.isfinite(norm):
+        names = [capture.parameter_name(p) for p in params if p.grad is not None]
+        bad = [n for n, g in zip(names, grads, strict=True) if not torch.isfinite(g).all()]
+        raise NonFiniteError(f"non-finite gradients in {bad}; nothing was applied")
+    return norm
+
+
+def _values(
+    capture: Capture,
+    per_batch: list[list[Call]],
+    target_uses: Mapping[nn.Parameter, list[Use]],
+    n_targets: int,
+    params: list[nn.Parameter],
+    scales: Mapping[nn.Parameter, Scale],
+    extra: Mapping[nn.Parameter, torch.Tensor] | None,
+    strategy: Strategy,
+) -> torch.Tensor:
+    """float64 [B, V (+ V second-order columns)] over all micro-batches, rows in order."""
+    n_columns = n_targets * (1 if extra is None else 2)
+    blocks, seen = [], set()
+    for calls in per_batch:
+        train_uses = uses_by_parameter(calls)
+        n_rows = calls[0].output.shape[0]
+        block = torch.zeros(n_rows, n_columns, dtype=torch.float64)
+        for p in params:
+            mine = train_uses.get(p)
+            if not mine:
+                continue
+            seen.add(p)
+            theirs = target_uses.get(p, [])
+            more = None if extra is None else extra[p]
+            if theirs or more is not None:
+                block += parameter_values(
+                    mine, theirs, scales[p], p.shape, more, strategy, n_targets
+                )
+        blocks.append(block)
+    unseen = [p for p in params if p.grad is not None and p not in seen]
+    if unseen:
+        raise UnsupportedModuleError(
+            f"parameters {[capture.parameter_name(p) for p in unseen]} received a gradient "
+            "outside any scored module call (used functionally, e.g. F.linear(x, m.weight)?); "
+            "call them through their module or register a rule"
+        )
+    return torch.cat(blocks)
+
+
+def _fold(values: torch.Tensor, n_targets: int, order: int):
+    """(values [B, V] with the second-order part added, that part or None)."""
+    if order == 1:
+        return values, None
+    second = values[:, n_targets:]
+    return values[:, :n_targets] + second, second
+
+
+def _target_dots(
+    target_uses: Mapping[nn.Parameter, list[Use]],
+    params: list[nn.Parameter],
+    deltas: list[torch.Tensor],
+    n: int,
+) -> torch.Tensor:
+    """float64 [V]: g_v . delta for one delta per parameter, from the target captures."""
+    out = torch.zeros(n, dtype=torch.float64)
+    for p, delta in zip(params, deltas, strict=True):
+        for use in target_uses.get(p, []):
+            out += dot_with_matrices(use, delta.unsqueeze(0).to(use.tensor.dtype))[:, 0].double()
+    return out
