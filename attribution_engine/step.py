@@ -149,8 +149,7 @@ class InRunAttributor:
             clip = 1.0
             if config.max_grad_norm is not None:
                 clip = min(1.0, config.max_grad_norm / (float(norm) + 1e-6))
-                grads = [p.grad for p in params if p.grad is not None]
-                torch.nn.utils.clip_grads_with_norm_(grads, config.max_grad_norm, norm)
+                torch.nn.utils.clip_grads_with_norm_(params, config.max_grad_norm, norm)
             scales, moments = self._scales(clip)
             extra = None
             if config.order == 2:

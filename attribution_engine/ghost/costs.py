@@ -3,6 +3,7 @@
 Sequence lengths and the number of target columns change between calls, so the choice is made
 per call and never cached. Notation: M = B*T training tokens, M' = V*T' target tokens,
 C columns (targets, plus second-order columns), r x c the parameter's matrix frame.
+Strategy (c) costs the targets' materialise_cost plus matrix_dot_cost per training use.
 """
 
 import math
@@ -22,9 +23,9 @@ def _factor_dot(first: Factor, second: Factor) -> int:
 
 def _dense_area(use: FactoredUse) -> int:
     """Work per token to touch the frame: r*c when both factors are dense, else the dense width."""
-    if isinstance(use.left, Dense) and isinstance(use.right, Dense):
+    if isinstance(use.left, Dense):
         return use.left.width * use.right.width
-    return use.right.width if isinstance(use.right, Dense) else use.left.width
+    return use.right.width  # a one-hot left factor touches one row of the frame
 
 
 def gram_cost(train: list[Use], target: list[Use]) -> float:
@@ -57,15 +58,7 @@ def matrix_dot_cost(use: Use, columns: int, numel: int) -> float:
     return float(_tokens(use) * columns * _dense_area(use))
 
 
-def per_sample_cost(train: list[Use], target: list[Use], columns: int, numel: int) -> float:
-    """Strategy (b): materialise every training row's gradient and every target's, then one
+def per_sample_cost(use: Use, columns: int, numel: int) -> float:
+    """Strategy (b) for one training use: form each row's gradient, then one
     B x numel by numel x C product."""
-    rows = train[0].n_rows
-    formed = sum(materialise_cost(use) for use in train + target)
-    return formed + float(rows * columns * numel)
-
-
-def target_cost(train: list[Use], target: list[Use], columns: int, numel: int) -> float:
-    """Strategy (c): materialise each target's gradient, contract every training token with it."""
-    formed = sum(materialise_cost(use) for use in target)
-    return formed + sum(matrix_dot_cost(use, columns, numel) for use in train)
+    return materialise_cost(use) + float(use.n_rows * columns * numel)

@@ -76,11 +76,3 @@ def token_gram(first: Factor, second: Factor, dtype: torch.dtype) -> torch.Tenso
     if first.weight is not None:
         gram = gram * first.weight.reshape(-1, 1)
     return gram
-
-
-def as_matrix(factor: Factor, dtype: torch.dtype) -> torch.Tensor:
-    """The factor's vectors as a dense [N, T, k] tensor (one-hot ones expanded)."""
-    if isinstance(factor, Dense):
-        return factor.x
-    dense = torch.nn.functional.one_hot(factor.index, factor.size).to(dtype)
-    return dense if factor.weight is None else dense * factor.weight.unsqueeze(-1)

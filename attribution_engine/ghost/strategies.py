@@ -11,13 +11,18 @@ import torch
 
 from attribution_engine.config import Strategy
 from attribution_engine.errors import AttributionInputError
-from attribution_engine.ghost.costs import gram_cost, per_sample_cost, target_cost
+from attribution_engine.ghost.costs import (
+    gram_cost,
+    materialise_cost,
+    matrix_dot_cost,
+    per_sample_cost,
+)
 from attribution_engine.ghost.factors import token_gram
 from attribution_engine.ghost.uses import (
     FactoredUse,
     Use,
     dot_with_matrices,
-    materialise,
+    materialise_sum,
 )
 
 # Elements of the largest intermediate a chunk of training rows may create (64 MiB in fp32).
@@ -39,7 +44,11 @@ class Scale:
 
     def apply(self, matrices: torch.Tensor) -> torch.Tensor:
         """Scale materialised matrices [C, *shape]."""
-        out = matrices * self.scalar
+        return self.apply_per_coordinate(matrices) * self.scalar
+
+    def apply_per_coordinate(self, matrices: torch.Tensor) -> torch.Tensor:
+        """Everything but the scalar (which callers may fold into the dot products instead)."""
+        out = matrices
         if self.full is not None:
             return out * self.full
         frame = out.reshape(out.shape[0], out.shape[1], -1)  # C x r x c (c = 1 for a vector)
@@ -63,73 +72,54 @@ def parameter_values(
 
     `target` may be empty (no target row touches the parameter): its V columns are then 0.
     """
-    numel = shape.numel()
     n_extra = 0 if extra is None else extra.shape[0]
     if not target:
-        zeros = torch.zeros(train[0].n_rows, n_targets, dtype=torch.float64)
-        if extra is None:
-            return zeros
-        how = min(
-            (Strategy.PER_SAMPLE, Strategy.TARGET),
-            key=lambda how: _materialised_cost(how, train, [], n_extra, numel),
-        )
-        return torch.cat([zeros, _materialised_values(train, extra, shape, how)], dim=1)
-    first, rest = _plan(train, target, scale, numel, n_targets, n_extra, strategy)
-    if first is Strategy.GRAM:
-        values = _gram_values(train, target, scale)
-        if extra is None:
-            return values
-        return torch.cat([values, _materialised_values(train, extra, shape, rest)], dim=1)
-    matrices = scale.apply(sum(materialise(use, shape, use.tensor.dtype) for use in target))
-    if extra is not None:
-        matrices = torch.cat([matrices, extra.to(matrices.dtype)])
-    return _materialised_values(train, matrices, shape, first)
+        first = torch.zeros(train[0].n_rows, n_targets, dtype=torch.float64)
+    elif _gram_chosen(train, target, scale, n_extra, shape.numel(), strategy):
+        first = _gram_values(train, target, scale)
+    else:  # the scalar is folded into the V first-order columns of the result
+        matrices = scale.apply_per_coordinate(materialise_sum(target, shape))
+        if extra is not None:
+            matrices = torch.cat([matrices, extra.to(matrices.dtype)])
+        values = _materialised_values(train, matrices, shape, strategy)
+        values[:, :n_targets] *= scale.scalar
+        return values
+    if extra is None:
+        return first
+    return torch.cat([first, _materialised_values(train, extra, shape, strategy)], dim=1)
 
 
-def _plan(
+def _gram_chosen(
     train: list[Use],
     target: list[Use],
     scale: Scale,
-    numel: int,
-    n_targets: int,
     n_extra: int,
+    numel: int,
     strategy: Strategy,
-) -> tuple[Strategy, Strategy]:
-    """(how to form the first-order columns, how to form the extra columns)."""
+) -> bool:
+    """Whether the first-order columns are formed by Gram (a) rather than materialised."""
     factored = all(isinstance(use, FactoredUse) for use in train + target)
-    gram_possible = factored and scale.full is None
-    if strategy is Strategy.GRAM and factored and not gram_possible:
+    possible = factored and scale.full is None
+    if strategy is Strategy.GRAM and factored and not possible:
         raise AttributionInputError(
             "Strategy.GRAM cannot apply Adam's exact elementwise preconditioner to a matrix; "
             "use Preconditioner.FACTORED to keep Gram, or Strategy.AUTO"
         )
-    materialised = min(
-        (Strategy.PER_SAMPLE, Strategy.TARGET),
-        key=lambda how: _materialised_cost(how, train, target, n_targets + n_extra, numel),
+    if strategy is not Strategy.AUTO or not possible:
+        return possible and strategy is Strategy.GRAM
+    n_targets = target[0].n_rows
+    # Materialising adds the target matrices and V more columns to every training use.
+    added = sum(materialise_cost(use) for use in target) + sum(
+        _use_cost(use, n_targets + n_extra, numel) - _use_cost(use, n_extra, numel) for use in train
     )
-    extra_only = min(
-        (Strategy.PER_SAMPLE, Strategy.TARGET),
-        key=lambda how: _materialised_cost(how, train, [], n_extra, numel),
-    )
-    if strategy is Strategy.GRAM:
-        return (Strategy.GRAM if gram_possible else materialised), extra_only
-    if strategy is not Strategy.AUTO:
-        return strategy, strategy
-    if not gram_possible:
-        return materialised, materialised
-    gram_total = gram_cost(train, target)
-    if n_extra:
-        gram_total += _materialised_cost(extra_only, train, [], n_extra, numel)
-    all_total = _materialised_cost(materialised, train, target, n_targets + n_extra, numel)
-    return (Strategy.GRAM, extra_only) if gram_total <= all_total else (materialised, materialised)
+    return gram_cost(train, target) <= added
 
 
-def _materialised_cost(
-    how: Strategy, train: list[Use], target: list[Use], columns: int, numel: int
-) -> float:
-    if how is Strategy.PER_SAMPLE:
-        return per_sample_cost(train, target, columns, numel)
-    return target_cost(train, target, columns, numel)
+def _use_cost(use: Use, columns: int, numel: int) -> float:
+    """Cheaper of (b) and (c) for one training use against `columns` materialised matrices."""
+    if columns == 0:
+        return 0.0
+    return min(per_sample_cost(use, columns, numel), matrix_dot_cost(use, columns, numel))
 
 
 def _chunks(n_rows: int, per_row: int) -> list[tuple[int, int]]:
@@ -164,18 +154,31 @@ def _gram_values(train: list[Use], target: list[Use], scale: Scale) -> torch.Ten
 
 
 def _materialised_values(
-    train: list[Use], matrices: torch.Tensor, shape: torch.Size, how: Strategy
+    train: list[Use], matrices: torch.Tensor, shape: torch.Size, strategy: Strategy
 ) -> torch.Tensor:
-    """Strategies (b) and (c) against materialised column matrices [C, *shape]."""
-    n_rows, columns = train[0].n_rows, matrices.shape[0]
+    """Strategies (b) and (c) against materialised column matrices [C, *shape].
+
+    A row's gradient is a sum over uses, and so is its dot with a matrix: each use takes
+    its own cheaper way (a tied embedding's one-hot use a gather, its dense use per sample).
+    """
+    n_rows, columns, numel = train[0].n_rows, matrices.shape[0], shape.numel()
+    if strategy in (Strategy.PER_SAMPLE, Strategy.TARGET):
+        per_sample = [use for use in train if strategy is Strategy.PER_SAMPLE]
+    else:
+        per_sample = [
+            use
+            for use in train
+            if per_sample_cost(use, columns, numel) <= matrix_dot_cost(use, columns, numel)
+        ]
     out = torch.zeros(n_rows, columns, dtype=torch.float64, device=matrices.device)
-    if how is Strategy.PER_SAMPLE:
+    if per_sample:
         flat = matrices.reshape(columns, -1)
-        for start, stop in _chunks(n_rows, shape.numel()):
-            grads = sum(materialise(use.rows(start, stop), shape, matrices.dtype) for use in train)
+        for start, stop in _chunks(n_rows, numel):
+            grads = materialise_sum([u.rows(start, stop) for u in per_sample], shape)
             out[start:stop] = (grads.reshape(stop - start, -1) @ flat.T).double()
-        return out
     for use in train:
+        if any(use is chosen for chosen in per_sample):
+            continue
         width = use.n_tokens * columns * max(shape) if isinstance(use, FactoredUse) else 1
         for start, stop in _chunks(n_rows, width):
             out[start:stop] += dot_with_matrices(use.rows(start, stop), matrices).double()

@@ -9,12 +9,16 @@ from dataclasses import dataclass
 
 import torch
 
-from attribution_engine.ghost.factors import Dense, Factor, OneHot, as_matrix
+from attribution_engine.ghost.factors import Dense, Factor, OneHot
 
 
 @dataclass(frozen=True)
 class FactoredUse:
-    """Row n's gradient is sum_t left[n, t] (x) right[n, t], in the parameter's [r, c] frame."""
+    """Row n's gradient is sum_t left[n, t] (x) right[n, t], in the parameter's [r, c] frame.
+
+    A one-hot factor stands on the left (rows of the frame, as in an embedding table); the
+    right factor is always dense.
+    """
 
     left: Factor
     right: Factor
@@ -30,8 +34,8 @@ class FactoredUse:
 
     @property
     def tensor(self) -> torch.Tensor:
-        """A dense factor's tensor: the use's dtype and device (one factor is always dense)."""
-        return self.left.x if isinstance(self.left, Dense) else self.right.x
+        """The dense right factor: the use's dtype and device."""
+        return self.right.x
 
     def rows(self, start: int, stop: int) -> "FactoredUse":
         return FactoredUse(self.left.rows(start, stop), self.right.rows(start, stop))
@@ -58,27 +62,40 @@ class SummedUse:
 Use = FactoredUse | SummedUse
 
 
-def materialise(use: Use, shape: torch.Size, dtype: torch.dtype) -> torch.Tensor:
-    """Each row's gradient from this use, [N, *shape]."""
-    if isinstance(use, SummedUse):
-        return use.grads.reshape(use.n_rows, *shape)
-    left, right = use.left, use.right
-    n = use.n_rows
-    if isinstance(left, OneHot) and isinstance(right, Dense):
-        return _scatter_rows(left, right, n).reshape(n, *shape)
-    if isinstance(right, OneHot) and isinstance(left, Dense):
-        return _scatter_rows(right, left, n).transpose(1, 2).reshape(n, *shape)
-    lhs = as_matrix(left, dtype).transpose(1, 2)  # N x r x T
-    return torch.bmm(lhs, as_matrix(right, dtype)).reshape(n, *shape)  # N x r x c
+def materialise_sum(uses: list[Use], shape: torch.Size) -> torch.Tensor:
+    """Each row's gradient summed over `uses` (same rows), [N, *shape], in one buffer."""
+    n = uses[0].n_rows
+    # Dense uses first: the first product allocates the buffer, so no zero fill is needed.
+    ordered = sorted(uses, key=lambda use: isinstance(use, FactoredUse) and _is_scatter(use))
+    first, rest = ordered[0], ordered[1:]
+    if isinstance(first, SummedUse):
+        out = first.grads.reshape(n, *shape)
+        out = out.clone() if rest else out  # never write into a captured tensor
+    elif _is_scatter(first):
+        out = first.tensor.new_zeros(n, *shape)
+        _scatter_rows(first.left, first.right, out.view(n * first.left.size, -1))
+    else:
+        out = torch.bmm(first.left.x.transpose(1, 2), first.right.x).reshape(n, *shape)
+    for use in rest:
+        if isinstance(use, SummedUse):
+            out += use.grads.reshape(n, *shape)
+        elif _is_scatter(use):
+            _scatter_rows(use.left, use.right, out.view(n * use.left.size, -1))
+        else:  # N x r x T times N x T x c, added in place
+            out.view(n, use.left.width, -1).baddbmm_(use.left.x.transpose(1, 2), use.right.x)
+    return out
 
 
-def _scatter_rows(onehot: OneHot, dense: Dense, n: int) -> torch.Tensor:
-    """sum_t onehot_t (x) dense_t per row, as [N, size, k], by index_add (no one-hot built)."""
+def _is_scatter(use: "FactoredUse") -> bool:
+    return isinstance(use.left, OneHot)
+
+
+def _scatter_rows(onehot: OneHot, dense: Dense, out: torch.Tensor) -> None:
+    """out[n * size + id_t] += dense_t for every token: one-hot (x) dense without a one-hot."""
     values = dense.x if onehot.weight is None else dense.x * onehot.weight.unsqueeze(-1)
-    out = values.new_zeros(n * onehot.size, dense.width)
+    n = values.shape[0]
     offsets = torch.arange(n, device=values.device).unsqueeze(1) * onehot.size  # N x 1
     out.index_add_(0, (onehot.index + offsets).reshape(-1), values.reshape(-1, dense.width))
-    return out.view(n, onehot.size, dense.width)
 
 
 def dot_with_matrices(use: Use, matrices: torch.Tensor) -> torch.Tensor:
@@ -95,14 +112,9 @@ def dot_with_matrices(use: Use, matrices: torch.Tensor) -> torch.Tensor:
     frame = matrices.reshape(v, r, c)
     if isinstance(left, OneHot):
         picked = frame[:, left.index.reshape(-1), :]  # V x M x c
-        per_token = (picked * as_matrix(right, frame.dtype).reshape(1, -1, c)).sum(-1)
+        per_token = (picked * right.x.reshape(1, -1, c)).sum(-1)
         if left.weight is not None:
             per_token = per_token * left.weight.reshape(1, -1)
-    elif isinstance(right, OneHot):
-        picked = frame[:, :, right.index.reshape(-1)]  # V x r x M
-        per_token = (picked * left.x.reshape(-1, r).T.unsqueeze(0)).sum(1)
-        if right.weight is not None:
-            per_token = per_token * right.weight.reshape(1, -1)
     elif r >= c:  # contract the wider side first, keep M x V x c
         left_m = left.x.reshape(-1, r)
         projected = (left_m @ frame.permute(1, 0, 2).reshape(r, v * c)).view(-1, v, c)

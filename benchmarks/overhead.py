@@ -1,0 +1,227 @@
+"""Cost of an attributed step against a plain training step, measured in one process run.
+
+Same model shape, same inputs, same thread count for every variant; variants are interleaved
+round by round so that outside load hits all of them alike, and the median step time of each
+is reported as a ratio to the plain AdamW step. Peak memory is measured for each variant in a
+process of its own (VmHWM above the resident size before the first step).
+
+    .venv/bin/python benchmarks/overhead.py            # the README table
+    .venv/bin/python benchmarks/overhead.py --quick    # a smaller shape, seconds
+"""
+
+import argparse
+import copy
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch.func import functional_call, grad, vmap
+from transformers import GPT2Config, GPT2LMHeadModel
+
+from attribution_engine import (
+    Accounting,
+    AttributionConfig,
+    InRunAttributor,
+    Preconditioner,
+)
+from attribution_engine.objective import predicted_counts, row_loss_sums
+
+
+@dataclass(frozen=True)
+class Shape:
+    layers: int = 4
+    width: int = 256
+    vocab: int = 8192
+    rows: int = 16
+    tokens: int = 128
+    target_tokens: int = 64
+
+
+QUICK = Shape(layers=2, width=64, vocab=1024, rows=8, tokens=32, target_tokens=16)
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    targets: int = 0  # 0: no attribution
+    accounting: Accounting = Accounting.ADAM
+    preconditioner: Preconditioner = Preconditioner.EXACT
+    order: int = 1
+    per_sample_baseline: bool = False
+
+
+VARIANTS = [
+    Variant("plain AdamW step"),
+    Variant("1st order, SGD proxy, 1 target", 1, Accounting.SGD_PROXY),
+    Variant("1st order, SGD proxy, 8 targets", 8, Accounting.SGD_PROXY),
+    Variant("1st order, Adam exact, 1 target", 1),
+    Variant("1st order, Adam exact, 8 targets", 8),
+    Variant("1st order, Adam factored, 1 target", 1, preconditioner=Preconditioner.FACTORED),
+    Variant("1st order, Adam factored, 8 targets", 8, preconditioner=Preconditioner.FACTORED),
+    Variant("2nd order, SGD proxy, 1 target", 1, Accounting.SGD_PROXY, order=2),
+    Variant("2nd order, Adam exact, 1 target", 1, order=2),
+    Variant("torch.func per-sample grads, 1 target", 1, per_sample_baseline=True),
+]
+
+
+def build(shape: Shape, seed: int = 0):
+    torch.manual_seed(seed)
+    config = GPT2Config(
+        n_layer=shape.layers,
+        n_embd=shape.width,
+        n_head=max(1, shape.width // 64),
+        vocab_size=shape.vocab,
+        n_positions=max(shape.tokens, shape.target_tokens),
+        bos_token_id=0,
+        eos_token_id=0,
+        # No dropout: the torch.func baseline cannot draw random masks under vmap.
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+    )
+    model = GPT2LMHeadModel(config)
+    model.train()
+    ids = torch.randint(0, shape.vocab, (shape.rows, shape.tokens))
+    batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": ids.clone()}
+    tids = torch.randint(0, shape.vocab, (8, shape.target_tokens))
+    targets = {"input_ids": tids, "attention_mask": torch.ones_like(tids), "labels": tids.clone()}
+    return model, batch, targets
+
+
+def make_step(variant: Variant, model, batch, targets) -> Callable[[], None]:
+    """A closure that performs one training step of this variant on its own model copy."""
+    model = copy.deepcopy(model)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4)
+    chosen = {key: value[: variant.targets] for key, value in targets.items()}
+    n_total = int(predicted_counts(batch["labels"]).sum())
+    if variant.targets == 0:
+
+        def plain() -> None:
+            optimizer.zero_grad(set_to_none=True)
+            (row_loss_sums(model, batch).sum() / n_total).backward()
+            optimizer.step()
+
+        return plain
+    if variant.per_sample_baseline:
+        return per_sample_step(model, optimizer, batch, chosen, n_total)
+    config = AttributionConfig(
+        order=variant.order, accounting=variant.accounting, preconditioner=variant.preconditioner
+    )
+    attributor = InRunAttributor(model, optimizer, chosen, config)
+    return lambda: attributor.step(batch)
+
+
+def per_sample_step(model, optimizer, batch, targets, n_total) -> Callable[[], None]:
+    """Baseline: per-sample gradients by torch.func (vmap over grad), dotted with g_v."""
+    params = {name: p for name, p in model.named_parameters()}
+
+    def row_loss(weights, ids, labels):
+        rows = {"input_ids": ids[None]}  # no mask: HF mask code branches on data under vmap
+        logits = functional_call(model, weights, (), rows).logits
+        loss = torch.nn.functional.cross_entropy(logits[0, :-1], labels[1:], reduction="sum")
+        return loss / n_total
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        weights = {name: p.detach() for name, p in params.items()}
+        per_row = vmap(grad(row_loss), in_dims=(None, 0, 0))(
+            weights, batch["input_ids"], batch["labels"]
+        )
+        model.eval()
+        target_loss = row_loss_sums(model, targets).sum() / predicted_counts(targets["labels"])
+        g_v = torch.autograd.grad(target_loss.sum(), list(params.values()))
+        model.train()
+        dots = sum(
+            (per_row[name].flatten(1) @ g.flatten()) for name, g in zip(params, g_v, strict=True)
+        )
+        for name, p in params.items():
+            p.grad = per_row[name].sum(0)
+        optimizer.step()
+        del dots
+
+    return step
+
+
+def time_variants(shape: Shape, rounds: int) -> dict[str, float]:
+    model, batch, targets = build(shape)
+    steps = {v.name: make_step(v, model, batch, targets) for v in VARIANTS}
+    for step in steps.values():  # warm-up: allocator, kernels, optimizer state
+        step()
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(rounds):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def rss_kib(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def peak_memory_child(shape: Shape, name: str, threads: int) -> None:
+    """In its own process: MiB that the variant's steps add above the resident size before."""
+    torch.set_num_threads(threads)
+    variant = next(v for v in VARIANTS if v.name == name)
+    model, batch, targets = build(shape)
+    step = make_step(variant, model, batch, targets)
+    before = rss_kib("VmRSS")
+    for _ in range(3):
+        step()
+    print(json.dumps({"peak_mib": (rss_kib("VmHWM") - before) / 1024}))
+
+
+def peak_memory(shape: Shape, threads: int, quick: bool) -> dict[str, float]:
+    out = {}
+    for variant in VARIANTS:
+        args = [sys.executable, __file__, "--child", variant.name, "--threads", str(threads)]
+        result = subprocess.run(
+            args + (["--quick"] if quick else []), capture_output=True, text=True, check=True
+        )
+        out[variant.name] = json.loads(result.stdout.strip().splitlines()[-1])["peak_mib"]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small shape, for a smoke run")
+    parser.add_argument("--rounds", type=int, default=7, help="timed steps per variant")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (pinned)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the memory processes")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    shape = QUICK if args.quick else Shape()
+    if args.child:
+        peak_memory_child(shape, args.child, args.threads)
+        return
+    torch.set_num_threads(args.threads)
+    medians = time_variants(shape, args.rounds)
+    memory = {} if args.no_memory else peak_memory(shape, args.threads, args.quick)
+    plain = medians[VARIANTS[0].name]
+    floor = 1 + shape.target_tokens / (shape.rows * shape.tokens)
+    print(f"shape: {shape}, threads {args.threads}, median of {args.rounds} steps")
+    print(
+        f"physical floor 1 + V*T'/(B*T): {floor:.3f} (1 target), "
+        f"{1 + 8 * shape.target_tokens / (shape.rows * shape.tokens):.3f} (8 targets)"
+    )
+    print("| variant | step ms | x plain | peak MiB | x plain |")
+    print("|---|---:|---:|---:|---:|")
+    for variant in VARIANTS:
+        ms = medians[variant.name] * 1000
+        mem = memory.get(variant.name)
+        mem_text = f"{mem:.0f} | {mem / memory[VARIANTS[0].name]:.2f}" if mem else "- | -"
+        print(f"| {variant.name} | {ms:.1f} | {ms / 1000 / plain:.2f} | {mem_text} |")
+
+
+if __name__ == "__main__":
+    main()
