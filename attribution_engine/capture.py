@@ -26,7 +26,7 @@ class Call:
     module: nn.Module
     rule: GhostRule
     inputs: tuple[torch.Tensor, ...]
-    output: torch.Tensor
+    output: torch.Tensor | None  # held only while recording: it keeps activations alive
     grad: torch.Tensor | None = None
 
     def store_grad(self, grad: torch.Tensor) -> None:
@@ -96,6 +96,8 @@ class Capture:
             yield calls
         finally:
             self._calls = None
+            for call in calls:
+                call.output = None
 
     def _make_hook(self, name: str, rule: GhostRule):
         def hook(module: nn.Module, args: tuple, kwargs: dict, output: object):

@@ -288,7 +288,7 @@ def _values(
     blocks, seen = [], set()
     for calls in per_batch:
         train_uses = uses_by_parameter(calls)
-        n_rows = calls[0].output.shape[0]
+        n_rows = calls[0].inputs[0].shape[0]  # rows first in every recorded call
         block = torch.zeros(n_rows, n_columns, dtype=torch.float64)
         for p in params:
             mine = train_uses.get(p)

@@ -19,9 +19,7 @@ def layer_norm_uses(module: nn.Module, inputs: tuple[torch.Tensor, ...], grad_ou
     n, shape = grad_out.shape[0], module.normalized_shape
     x = inputs[0].reshape(n, -1, _numel(shape))
     b = grad_out.reshape(x.shape)  # N x T x d
-    mean = x.mean(dim=-1, keepdim=True)
-    var = x.var(dim=-1, unbiased=False, keepdim=True)
-    xhat = (x - mean) * torch.rsqrt(var + module.eps)
+    xhat = nn.functional.layer_norm(x, x.shape[-1:], eps=module.eps)  # no affine: (x-mu)/sigma
     uses = {}
     if module.weight is not None:
         uses["weight"] = SummedUse((xhat * b).sum(dim=1).reshape(n, *shape))
