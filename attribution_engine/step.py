@@ -185,6 +185,12 @@ class InRunAttributor:
             accounting=self.accounting,
         )
 
+    def target_losses(self) -> torch.Tensor:
+        """float64 [V]: each target's mean token loss at the current weights (no step taken)."""
+        counts = predicted_counts(self.targets["labels"])
+        with torch.no_grad(), eval_mode(self.model):
+            return (row_loss_sums(self.model, self.targets) / counts).double()
+
     def _scales(self, clip: float) -> tuple[dict[nn.Parameter, Scale], dict]:
         if self.accounting is Accounting.ADAM:
             return adam_scales(self.optimizer, self._params, clip, self.config.preconditioner)

@@ -75,15 +75,21 @@ def materialise_sum(uses: list[Use], shape: torch.Size) -> torch.Tensor:
         out = first.tensor.new_zeros(n, *shape)
         _scatter_rows(first.left, first.right, out.view(n * first.left.size, -1))
     else:
-        out = torch.bmm(first.left.x.transpose(1, 2), first.right.x).reshape(n, *shape)
+        out = _outer_sum(first).reshape(n, *shape)
     for use in rest:
         if isinstance(use, SummedUse):
             out += use.grads.reshape(n, *shape)
         elif _is_scatter(use):
             _scatter_rows(use.left, use.right, out.view(n * use.left.size, -1))
-        else:  # N x r x T times N x T x c, added in place
-            out.view(n, use.left.width, -1).baddbmm_(use.left.x.transpose(1, 2), use.right.x)
+        else:
+            out.view(n, use.left.width, -1).add_(_outer_sum(use))
     return out
+
+
+def _outer_sum(use: FactoredUse) -> torch.Tensor:
+    """sum_t left_t (x) right_t per row, [N, r, c]; einsum lays the operands out for one
+    batched GEMM (a bmm on a transposed view ran 1.7x slower on this CPU)."""
+    return torch.einsum("ntr,ntc->nrc", use.left.x, use.right.x)
 
 
 def _is_scatter(use: "FactoredUse") -> bool:

@@ -1,0 +1,1 @@
+"""The Streamlit application: thin pages over the ledger (issue 5)."""

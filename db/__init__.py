@@ -1,0 +1,1 @@
+"""The contribution ledger: SQLAlchemy models, sessions, migrations and queries (issue 4)."""
