@@ -19,7 +19,7 @@ def test_demo_ranks_each_copied_document_first():
 
 
 def test_cli_prints_the_summary(capsys):
-    cli.main(["demo", "--steps", "3"])
+    cli.main(["demo", "--tiny", "--steps", "3"])
     out = capsys.readouterr().out
     assert "Target 'copy of document 3'" in out
     assert "Efficiency" in out

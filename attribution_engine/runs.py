@@ -1,0 +1,285 @@
+"""Runs on disk: train a model with attribution, resume it, replay it with new targets, and read
+the ranked documents back. Until the ledger lands (issue 4) a run is a directory under `out`:
+
+    runs/RUN_ID/recipe.json      config, seed, hashes, corpus, model, targets, reference
+    runs/RUN_ID/rows.json        the document id of every training row (DESIGN 2.5)
+    runs/RUN_ID/schedule.npy     int64 [S, R]: the rows of every step, the exact sample order
+    runs/RUN_ID/tokenizer/       the tokenizer;  initial.pt: the initial weights
+    runs/RUN_ID/checkpoints/     atomic checkpoints (resume);  model/: the final model
+    runs/RUN_ID/results.npz      per-visit values and the efficiency series (training.LoopResult)
+    runs/RUN_ID/summary.json     final weights hash, efficiency totals, replay verification
+"""
+
+import json
+import secrets
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from attribution_engine.chunking import chunk_documents, encode_targets
+from attribution_engine.corpus import Corpus, load_corpus
+from attribution_engine.models import load_local_model, tiny_gpt2, weights_sha256
+from attribution_engine.targets import TargetText, load_targets
+from attribution_engine.tokenizer import (
+    load_tokenizer,
+    save_tokenizer,
+    tokenizer_sha256,
+    train_bpe_tokenizer,
+)
+from attribution_engine.training import (
+    LoopResult,
+    TrainConfig,
+    estimate_cost,
+    make_optimizer,
+    run_loop,
+    sample_schedule,
+)
+
+TINY = "tiny-gpt2"
+
+
+class RunError(ValueError):
+    """A run cannot be started, resumed or replayed as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The reference text(s) of DESIGN 2.4b: held-out documents, or the other targets."""
+
+    kind: str  # "held_out" | "other_targets"
+    doc_ids: tuple[str, ...]
+    texts: tuple[str, ...]
+
+
+def run_dir(out: Path, run_id: str) -> Path:
+    path = Path(out) / "runs" / run_id
+    if not (path / "recipe.json").is_file():
+        raise RunError(f"no run {run_id!r} under {out}/runs; list them with `ls {out}/runs`")
+    return path
+
+
+def train(
+    corpus_path: Path,
+    out: Path,
+    config: TrainConfig,
+    *,
+    model_spec: str = TINY,
+    targets_path: Path | None = None,
+    lenient: bool = False,
+    progress: bool = True,
+) -> str:
+    """Prepare and run a new attributed training run; returns its id."""
+    corpus = load_corpus(corpus_path, lenient=lenient)
+    reference = choose_reference(corpus, config)
+    held = set(reference.doc_ids)
+    documents = [d for d in corpus.documents if d.id not in held]
+    if model_spec == TINY:
+        tokenizer = train_bpe_tokenizer((d.text for d in documents), config.vocab_size)
+        model = tiny_gpt2(len(tokenizer), seed=config.seed)
+    else:
+        model, tokenizer = load_local_model(Path(model_spec))
+    reference = clip_reference(reference, tokenizer, config.context)
+    targets = load_targets(targets_path) if targets_path else []
+    run_id = f"run-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+    path = Path(out) / "runs" / run_id
+    path.mkdir(parents=True)
+    save_tokenizer(tokenizer, path / "tokenizer")
+    torch.save(model.state_dict(), path / "initial.pt")
+    rows = chunk_documents([(d.id, d.text) for d in documents], tokenizer, config.context)
+    schedule = sample_schedule(
+        len(rows), config.total_steps(len(rows)), config.rows_per_step, config.seed
+    )
+    np.save(path / "schedule.npy", schedule)
+    _write_json(path / "rows.json", [row.doc_id for row in rows])
+    recipe = {
+        "run_id": run_id,
+        "kind": "train",
+        "created": datetime.now(UTC).isoformat(),
+        "config": config.as_dict(),
+        "model": model_spec,
+        "corpus": {
+            "path": str(Path(corpus_path).resolve()),
+            "sha256": corpus.sha256,
+            "documents": len(corpus.documents),
+            "duplicate_groups": [list(g) for g in corpus.duplicate_groups],
+            "lenient": lenient,
+            "skipped": [asdict(s) for s in corpus.skipped],
+        },
+        "tokenizer_sha256": tokenizer_sha256(tokenizer),
+        "initial_weights_sha256": weights_sha256(model),
+        "reference": asdict(reference),
+        "targets": [asdict(t) for t in targets],
+    }
+    _write_json(path / "recipe.json", recipe)
+    execute(path, progress=progress)
+    return run_id
+
+
+def choose_reference(corpus: Corpus, config: TrainConfig) -> Reference:
+    """A fixed seeded sample of documents held out of training, or none (other targets)."""
+    if config.reference == "other_targets":
+        return Reference("other_targets", (), ())
+    count = min(config.reference_documents, len(corpus.documents) // 10)
+    if count < 1:
+        raise RunError(
+            f"the corpus has {len(corpus.documents)} documents, too few to hold out a reference "
+            "sample; use --reference other_targets with at least two targets"
+        )
+    generator = torch.Generator().manual_seed(config.seed + 1)
+    picked = torch.randperm(len(corpus.documents), generator=generator)[:count].tolist()
+    chosen = [corpus.documents[i] for i in sorted(picked)]
+    return Reference("held_out", tuple(d.id for d in chosen), tuple(d.text for d in chosen))
+
+
+def clip_reference(reference: Reference, tokenizer, context: int) -> Reference:
+    """Reference documents cut at a word boundary to fit one row of `context` tokens."""
+    clipped = []
+    for text in reference.texts:
+        words = text.split(" ")
+        while len(tokenizer(" ".join(words), add_special_tokens=False)["input_ids"]) > context:
+            words = words[: max(1, int(len(words) * 0.9))]
+        clipped.append(" ".join(words))
+    return Reference(reference.kind, reference.doc_ids, tuple(clipped))
+
+
+def execute(path: Path, progress: bool = True) -> LoopResult:
+    """Run (or resume) the training loop of the run at `path` and write its results."""
+    recipe = json.loads((path / "recipe.json").read_text())
+    config = TrainConfig(**recipe["config"])
+    torch.set_num_threads(config.threads)
+    model, tokenizer = _rebuild(path, recipe)
+    rows = _rows(path, recipe, tokenizer, config)
+    targets = [TargetText(**t) for t in recipe["targets"]]
+    batch = _target_batch(targets, recipe["reference"], tokenizer, config)
+    schedule = np.load(path / "schedule.npy")
+    optimizer = make_optimizer(model, config)
+    if progress:
+        estimate = estimate_cost(
+            model, rows, tokenizer.pad_token_id, batch, config, int(schedule.shape[0])
+        )
+        print(
+            f"{recipe['run_id']}: {len(rows)} rows, {schedule.shape[0]} steps; {estimate}",
+            file=sys.stderr,
+        )
+    started = time.perf_counter()
+    result = run_loop(
+        model,
+        optimizer,
+        rows,
+        tokenizer.pad_token_id,
+        batch,
+        config,
+        schedule,
+        path / "checkpoints",
+        progress=progress,
+    )
+    np.savez(path / "results.npz", **asdict(result))
+    model.save_pretrained(path / "model")
+    tokenizer.save_pretrained(path / "model")
+    summary = {
+        "final_weights_sha256": weights_sha256(model),
+        "seconds": round(time.perf_counter() - started, 3),
+        "steps": int(schedule.shape[0]),
+        "values_sum": result.values_sum.sum(axis=0).tolist(),
+        "predicted_drop": result.predicted_drop.sum(axis=0).tolist(),
+        "realised_drop": result.realised_drop.sum(axis=0).tolist(),
+    }
+    parent = recipe.get("parent")
+    if parent:
+        original = json.loads((Path(parent["path"]) / "summary.json").read_text())
+        summary["verified_same_model"] = (
+            summary["final_weights_sha256"] == original["final_weights_sha256"]
+        )
+        summary["weight_distance"] = _weight_distance(model, Path(parent["path"]) / "model")
+    _write_json(path / "summary.json", summary)
+    return result
+
+
+def attribute(parent_id: str, targets_path: Path, out: Path, progress: bool = True) -> str:
+    """Replay a finished run with new targets attached (all in one pass); returns the new id."""
+    parent = run_dir(out, parent_id)
+    if not (parent / "summary.json").is_file():
+        raise RunError(
+            f"run {parent_id} has not finished; resume it with `provenance train "
+            f"--resume {parent_id}` first"
+        )
+    recipe = json.loads((parent / "recipe.json").read_text())
+    targets = load_targets(targets_path)
+    run_id = f"{parent_id}-attr-{secrets.token_hex(3)}"
+    path = Path(out) / "runs" / run_id
+    path.mkdir(parents=True)
+    for name in ("initial.pt", "schedule.npy", "rows.json"):
+        (path / name).write_bytes((parent / name).read_bytes())
+    save_tokenizer(load_tokenizer(parent / "tokenizer"), path / "tokenizer")
+    recipe.update(
+        run_id=run_id,
+        kind="attribute",
+        created=datetime.now(UTC).isoformat(),
+        targets=[asdict(t) for t in targets],
+        parent={"run_id": parent_id, "path": str(parent.resolve())},
+    )
+    _write_json(path / "recipe.json", recipe)
+    execute(path, progress=progress)
+    return run_id
+
+
+def read_summary(out: Path, run_id: str) -> dict:
+    """summary.json of a finished run."""
+    return json.loads((run_dir(out, run_id) / "summary.json").read_text())
+
+
+def _rebuild(path: Path, recipe: dict):
+    """Model and tokenizer at the run's initial weights, each checked against its hash."""
+    tokenizer = load_tokenizer(path / "tokenizer")
+    if tokenizer_sha256(tokenizer) != recipe["tokenizer_sha256"]:
+        raise RunError(f"{path}/tokenizer does not match the hash in recipe.json")
+    if recipe["model"] == TINY:
+        model = tiny_gpt2(len(tokenizer), seed=recipe["config"]["seed"])
+    else:
+        model, _ = load_local_model(Path(recipe["model"]))
+    model.load_state_dict(torch.load(path / "initial.pt", map_location="cpu"))
+    if weights_sha256(model) != recipe["initial_weights_sha256"]:
+        raise RunError(f"{path}/initial.pt does not match the hash in recipe.json")
+    return model, tokenizer
+
+
+def _rows(path: Path, recipe: dict, tokenizer, config: TrainConfig):
+    """The training rows, re-chunked from the corpus and checked against rows.json."""
+    corpus = load_corpus(recipe["corpus"]["path"], lenient=recipe["corpus"]["lenient"])
+    if corpus.sha256 != recipe["corpus"]["sha256"]:
+        raise RunError(
+            f"the corpus at {recipe['corpus']['path']} changed since the run (SHA-256 "
+            f"{corpus.sha256[:12]}... != {recipe['corpus']['sha256'][:12]}...)"
+        )
+    held = set(recipe["reference"]["doc_ids"])
+    documents = [(d.id, d.text) for d in corpus.documents if d.id not in held]
+    rows = chunk_documents(documents, tokenizer, config.context)
+    if [row.doc_id for row in rows] != json.loads((path / "rows.json").read_text()):
+        raise RunError("re-chunking the corpus gave other rows than the run recorded")
+    return rows
+
+
+def _target_batch(targets: list[TargetText], reference: dict, tokenizer, config: TrainConfig):
+    texts = [t.text for t in targets] + list(reference["texts"])
+    prompts = [t.prompt for t in targets] + [None] * len(reference["texts"])
+    if not texts:
+        raise RunError("nothing to attribute to: give --targets or keep the held-out reference")
+    return encode_targets(texts, prompts, tokenizer, config.context)
+
+
+def _weight_distance(model, other_dir: Path) -> float:
+    """Max absolute difference between the replayed and the original final weights."""
+    from safetensors.torch import load_file
+
+    other = load_file(str(other_dir / "model.safetensors"))
+    state = model.state_dict()
+    return max(float((state[k] - v).abs().max()) for k, v in other.items() if k in state)
+
+
+def _write_json(path: Path, payload) -> None:
+    path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,207 @@
+"""Runs end to end through the CLI: planted copy ranked first, bit-exact resume after kill -9,
+replay that proves the same model, and gradient accumulation equal to full batches."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from attribution_engine import cli
+
+WORDS = [
+    "river",
+    "harbour",
+    "engine",
+    "treaty",
+    "wheat",
+    "railway",
+    "lantern",
+    "copper",
+    "senate",
+    "frontier",
+    "tariff",
+    "canal",
+    "mill",
+    "cotton",
+    "navy",
+    "budget",
+    "school",
+    "clerk",
+    "valley",
+    "winter",
+    "bridge",
+    "ledger",
+    "market",
+    "village",
+    "coast",
+    "garden",
+    "letter",
+    "council",
+    "doctor",
+    "soldier",
+    "farmer",
+    "printer",
+    "silver",
+    "timber",
+    "quarry",
+    "orchard",
+    "mayor",
+]
+
+
+def write_corpus(path: Path, n_docs: int = 60, seed: int = 0) -> list[dict]:
+    """Distinct synthetic documents: each a shuffled sentence of 30 words with its own marker."""
+    rng = random.Random(seed)
+    docs = []
+    for i in range(n_docs):
+        words = [rng.choice(WORDS) for _ in range(30)]
+        docs.append(
+            {
+                "id": f"doc-{i:03d}",
+                "text": " ".join(words) + f" number {i}.",
+                "source": f"author-{i % 7}",
+            }
+        )
+    path.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    return docs
+
+
+def run_cli(*args: str) -> str:
+    """Run the CLI in a subprocess (as a user would) and return its last stdout line."""
+    done = subprocess.run(
+        [sys.executable, "-m", "attribution_engine.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> tuple[Path, list[dict]]:
+    path = tmp_path / "corpus.jsonl"
+    return path, write_corpus(path)
+
+
+def train_args(corpus_path: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        "train",
+        "--corpus",
+        str(corpus_path),
+        "--out",
+        str(out),
+        "--steps",
+        "30",
+        "--batch-rows",
+        "8",
+        "--lr",
+        "3e-3",
+        "--checkpoint-every",
+        "5",
+        "--quiet",
+        *extra,
+    ]
+
+
+def results(out: Path, run_id: str) -> dict:
+    path = out / "runs" / run_id
+    data = dict(np.load(path / "results.npz"))
+    data["summary"] = json.loads((path / "summary.json").read_text())
+    return data
+
+
+def test_verbatim_copy_ranks_its_source_first(corpus, tmp_path, capsys):
+    corpus_path, docs = corpus
+    targets = tmp_path / "targets.jsonl"
+    source = next(d for d in docs if d["id"] == "doc-017")
+    targets.write_text(json.dumps({"id": "copy", "text": source["text"]}) + "\n")
+    out = tmp_path / "out"
+    cli.main(train_args(corpus_path, out, "--targets", str(targets)))
+    run_id = capsys.readouterr().out.strip().splitlines()[-1]
+    cli.main(["top", "--run", run_id, "--target", "copy", "--json", "--out", str(out)])
+    ranked = json.loads(capsys.readouterr().out)
+    assert ranked[0]["doc_id"] == "doc-017"
+    assert {"rank", "doc_id", "value", "raw_value", "source"} <= set(ranked[0])
+    assert ranked[0]["source"] == "author-3"
+    assert [r["rank"] for r in ranked] == list(range(1, len(ranked) + 1))
+
+
+def test_resume_after_kill_is_bit_identical(corpus, tmp_path):
+    corpus_path, _ = corpus
+    whole = tmp_path / "whole"
+    reference = run_cli(*train_args(corpus_path, whole))
+    broken = tmp_path / "broken"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "attribution_engine.cli", *train_args(corpus_path, broken)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    kill_after = random.Random(os.getpid()).choice([5, 10, 15, 20])
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        found = list(broken.glob("runs/*/checkpoints/step-*.pt"))
+        if any(int(p.stem.split("-")[1]) >= kill_after for p in found):
+            process.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.01)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    (run_id,) = [p.name for p in (broken / "runs").iterdir()]
+    assert not (broken / "runs" / run_id / "summary.json").exists()
+    run_cli("train", "--resume", run_id, "--out", str(broken), "--quiet")
+    first, second = results(whole, reference), results(broken, run_id)
+    assert np.array_equal(first["visit_values"], second["visit_values"])
+    assert np.array_equal(first["lrs"], second["lrs"])
+    assert first["summary"]["final_weights_sha256"] == second["summary"]["final_weights_sha256"]
+
+
+def test_replay_is_the_same_model_and_gives_the_same_values(corpus, tmp_path):
+    corpus_path, docs = corpus
+    targets = tmp_path / "targets.jsonl"
+    targets.write_text(
+        json.dumps({"id": "a", "text": docs[5]["text"]})
+        + "\n"
+        + json.dumps({"id": "b", "prompt": "river harbour", "text": " engine treaty"})
+        + "\n"
+    )
+    out = tmp_path / "out"
+    with_targets = run_cli(*train_args(corpus_path, out, "--targets", str(targets)))
+    plain = run_cli(*train_args(corpus_path, out))
+    replayed = run_cli(
+        "attribute", "--run", plain, "--targets", str(targets), "--out", str(out), "--quiet"
+    )
+    summary = results(out, replayed)["summary"]
+    assert summary["verified_same_model"] is True
+    assert summary["weight_distance"] == 0.0
+    assert np.array_equal(
+        results(out, replayed)["visit_values"], results(out, with_targets)["visit_values"]
+    )
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
+def test_gradient_accumulation_equals_full_batches(corpus, tmp_path, optimizer):
+    corpus_path, _ = corpus
+    out = tmp_path / "out"
+    common = ["--steps", "3", "--checkpoint-every", "50", "--optimizer", optimizer]
+    full = run_cli(*train_args(corpus_path, out, *common))
+    accumulated = run_cli(
+        *train_args(corpus_path, out, *common, "--batch-rows", "4", "--accumulation", "2")
+    )
+    a, b = results(out, full), results(out, accumulated)
+    assert np.array_equal(a["visit_row"], b["visit_row"])
+    np.testing.assert_allclose(b["train_loss"], a["train_loss"], rtol=1e-6)
+    # Adam's first step divides by |g| + eps: where the batch gradient cancels, float32 rounding
+    # of the two summation orders is magnified, so its rows are compared from step 2 on.
+    first = 0 if optimizer == "sgd" else 8
+    np.testing.assert_allclose(
+        b["visit_values"][first:], a["visit_values"][first:], rtol=1e-4, atol=1e-9
+    )
