@@ -32,8 +32,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run_demo = commands.add_parser("demo", help="the product end to end on the SOTU corpus")
     run_demo.add_argument("--tiny", action="store_true", help="twelve documents, seconds")
-    run_demo.add_argument("--steps", type=int, default=demo.DemoConfig.steps, help="--tiny only")
-    run_demo.add_argument("--epochs", type=int, default=1)
+    run_demo.add_argument("--steps", type=int, help="training steps (default: the demo's own)")
     run_demo.add_argument("--seed", type=int, default=0)
     run_demo.add_argument("--out", type=Path, default=DEFAULT_OUT, help="data directory")
     run_demo.set_defaults(handler=_demo)
@@ -107,12 +106,12 @@ def _check_db(args: argparse.Namespace) -> None:
 
 def _demo(args: argparse.Namespace) -> None:
     if args.tiny:
-        config = demo.DemoConfig(steps=args.steps, seed=args.seed)
+        config = demo.DemoConfig(steps=args.steps or demo.DemoConfig.steps, seed=args.seed)
         print(demo.summary(demo.run(config), config))
         return
     from attribution_engine import demo_sotu
 
-    demo_sotu.run(args.out, epochs=args.epochs, seed=args.seed)
+    demo_sotu.run(args.out, steps=args.steps or demo_sotu.RECIPE.steps, seed=args.seed)
 
 
 def _corpus(args: argparse.Namespace) -> None:

@@ -5,6 +5,7 @@ outputs from it, replay the run with those outputs as targets (verifying the rep
 model), and print each output's top contributors by specific contribution.
 """
 
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -20,7 +21,14 @@ from attribution_engine.training import TrainConfig
 PROMPTS = ("The state of the Union", "Our army and navy", "The revenue of the Government")
 
 
-def run(out: Path, epochs: int = 1, seed: int = 0, top: int = 5) -> str:
+# Sized to finish end to end within 5 minutes on 2 cores: 300 steps of 16 rows (a sixth of the
+# corpus), four held-out reference paragraphs, two threads (recorded, so the replay is exact).
+RECIPE = TrainConfig(
+    steps=300, lr=3e-4, warmup_steps=30, reference_documents=4, threads=2, checkpoint_every=100
+)
+
+
+def run(out: Path, steps: int = RECIPE.steps, seed: int = 0, top: int = 5) -> str:
     """Run the pipeline under `out`; returns the printed report."""
     started = time.perf_counter()
     lines: list[str] = []
@@ -33,7 +41,7 @@ def run(out: Path, epochs: int = 1, seed: int = 0, top: int = 5) -> str:
     if not corpus_path.exists():
         corpus_path.parent.mkdir(parents=True, exist_ok=True)
         build_sotu_corpus(corpus_path)
-    config = TrainConfig(epochs=epochs, seed=seed, lr=1e-3, warmup_steps=30)
+    config = dataclasses.replace(RECIPE, steps=steps, seed=seed)
     run_id = runs.train(corpus_path, out, config)
     say(f"pretrained run {run_id}")
     model, tokenizer = load_local_model(runs.run_dir(out, run_id) / "model")

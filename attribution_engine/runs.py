@@ -10,6 +10,7 @@ the ranked documents back. Until the ledger lands (issue 4) a run is a directory
     runs/RUN_ID/summary.json     final weights hash, efficiency totals, replay verification
 """
 
+import dataclasses
 import json
 import secrets
 import sys
@@ -23,6 +24,7 @@ import torch
 
 from attribution_engine.chunking import chunk_documents, encode_targets
 from attribution_engine.corpus import Corpus, load_corpus
+from attribution_engine.generate import context_length
 from attribution_engine.models import load_local_model, tiny_gpt2, weights_sha256
 from attribution_engine.targets import TargetText, load_targets
 from attribution_engine.tokenizer import (
@@ -83,6 +85,10 @@ def train(
         model = tiny_gpt2(len(tokenizer), seed=config.seed)
     else:
         model, tokenizer = load_local_model(Path(model_spec))
+        model.train()
+    limit = context_length(model)
+    if limit is not None and limit < config.context:  # rows must fit the model's positions
+        config = dataclasses.replace(config, context=limit)
     reference = clip_reference(reference, tokenizer, config.context)
     targets = load_targets(targets_path) if targets_path else []
     run_id = f"run-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
@@ -242,6 +248,7 @@ def _rebuild(path: Path, recipe: dict):
         model = tiny_gpt2(len(tokenizer), seed=recipe["config"]["seed"])
     else:
         model, _ = load_local_model(Path(recipe["model"]))
+        model.train()
     model.load_state_dict(torch.load(path / "initial.pt", map_location="cpu"))
     if weights_sha256(model) != recipe["initial_weights_sha256"]:
         raise RunError(f"{path}/initial.pt does not match the hash in recipe.json")

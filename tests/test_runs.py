@@ -205,3 +205,43 @@ def test_gradient_accumulation_equals_full_batches(corpus, tmp_path, optimizer):
     np.testing.assert_allclose(
         b["visit_values"][first:], a["visit_values"][first:], rtol=1e-4, atol=1e-9
     )
+
+
+def test_fine_tuning_a_local_hugging_face_model(corpus, tmp_path):
+    """A local model directory (Llama: untied, RMSNorm) is fine-tuned, attributed and replayed."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from attribution_engine.tokenizer import train_bpe_tokenizer
+
+    corpus_path, docs = corpus
+    tokenizer = train_bpe_tokenizer([d["text"] for d in docs], vocab_size=400)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            max_position_embeddings=64,
+            bos_token_id=0,
+            eos_token_id=0,
+            pad_token_id=0,
+            tie_word_embeddings=False,
+        )
+    )
+    model_dir = tmp_path / "llama"
+    model.save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    targets = tmp_path / "targets.jsonl"
+    targets.write_text(json.dumps({"id": "copy", "text": docs[11]["text"]}) + "\n")
+    out = tmp_path / "out"
+    run_id = run_cli(*train_args(corpus_path, out, "--model", str(model_dir), "--steps", "20"))
+    recipe = json.loads((out / "runs" / run_id / "recipe.json").read_text())
+    assert recipe["config"]["context"] == 64  # clamped to the model's positions
+    replayed = run_cli(
+        "attribute", "--run", run_id, "--targets", str(targets), "--out", str(out), "--quiet"
+    )
+    assert results(out, replayed)["summary"]["verified_same_model"] is True
