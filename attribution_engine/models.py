@@ -13,14 +13,13 @@ import torch
 from torch import nn
 from transformers import (
     AutoModelForCausalLM,
-    AutoTokenizer,
     GPT2Config,
     GPT2LMHeadModel,
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
 
-from attribution_engine.tokenizer import TOKENIZER_FILES
+from attribution_engine.tokenizer import load_tokenizer
 
 
 @dataclass(frozen=True)
@@ -95,14 +94,8 @@ def load_local_model(directory: str | Path) -> tuple[PreTrainedModel, PreTrained
             f"{path} has no config.json, so it is not a saved Hugging Face model; save the model "
             "with model.save_pretrained(dir), or point at the folder that holds config.json"
         )
-    if not any((path / name).is_file() for name in TOKENIZER_FILES):
-        raise FileNotFoundError(
-            f"{path} holds a model but no tokenizer (no tokenizer.json or tokenizer_config.json); "
-            "save the tokenizer used in training into the same directory with "
-            "tokenizer.save_pretrained(dir)"
-        )
     model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True, dtype="auto")
-    tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    tokenizer = load_tokenizer(path)
     embeddings = model.get_input_embeddings().num_embeddings
     if len(tokenizer) > embeddings:
         raise ValueError(
