@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from attribution_engine.corpus import (
+from attribution_engine.records import (
     BadRecord,
     CorpusError,
     atomic_write_jsonl,
