@@ -91,6 +91,12 @@ def train(
         config = dataclasses.replace(config, context=limit)
     reference = clip_reference(reference, tokenizer, config.context)
     targets = load_targets(targets_path) if targets_path else []
+    if config.reference == "other_targets" and len(targets) < 2:
+        raise RunError(
+            "--reference other_targets contrasts each target with the others, so it needs at "
+            f"least two targets (got {len(targets)}); add targets or use the held-out reference"
+        )
+    _target_batch(targets, asdict(reference), tokenizer, config)  # bad targets fail before disk
     run_id = f"run-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
     path = Path(out) / "runs" / run_id
     path.mkdir(parents=True)
@@ -216,12 +222,15 @@ def attribute(parent_id: str, targets_path: Path, out: Path, progress: bool = Tr
         )
     recipe = json.loads((parent / "recipe.json").read_text())
     targets = load_targets(targets_path)
+    tokenizer = load_tokenizer(parent / "tokenizer")
+    config = TrainConfig(**recipe["config"])
+    _target_batch(targets, recipe["reference"], tokenizer, config)  # fail before writing
     run_id = f"{parent_id}-attr-{secrets.token_hex(3)}"
     path = Path(out) / "runs" / run_id
     path.mkdir(parents=True)
     for name in ("initial.pt", "schedule.npy", "rows.json"):
         (path / name).write_bytes((parent / name).read_bytes())
-    save_tokenizer(load_tokenizer(parent / "tokenizer"), path / "tokenizer")
+    save_tokenizer(tokenizer, path / "tokenizer")
     recipe.update(
         run_id=run_id,
         kind="attribute",

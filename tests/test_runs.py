@@ -245,3 +245,22 @@ def test_fine_tuning_a_local_hugging_face_model(corpus, tmp_path):
         "attribute", "--run", run_id, "--targets", str(targets), "--out", str(out), "--quiet"
     )
     assert results(out, replayed)["summary"]["verified_same_model"] is True
+
+
+def test_bad_requests_fail_with_a_message_and_write_nothing(corpus, tmp_path, capsys):
+    corpus_path, _ = corpus
+    out = tmp_path / "out"
+    too_long = tmp_path / "long.jsonl"
+    too_long.write_text(json.dumps({"id": "t", "text": "river " * 400}) + "\n")
+    cases = [
+        (["--corpus", str(tmp_path / "missing.jsonl")], "no such file"),
+        (["--corpus", str(corpus_path), "--targets", str(too_long)], "shorten"),
+        (["--corpus", str(corpus_path), "--reference", "other_targets"], "at least two"),
+        (["--corpus", str(corpus_path), "--db", "sqlite:///x.db"], "ledger"),
+    ]
+    for extra, message in cases:
+        with pytest.raises(SystemExit) as stop:
+            cli.main(["train", "--out", str(out), "--quiet", *extra])
+        assert stop.value.code == 2
+        assert message in capsys.readouterr().err
+    assert not (out / "runs").exists() or not any((out / "runs").iterdir())
