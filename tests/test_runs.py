@@ -133,6 +133,24 @@ def test_verbatim_copy_ranks_its_source_first(corpus, tmp_path, capsys):
     assert {"rank", "doc_id", "value", "raw_value", "source"} <= set(ranked[0])
     assert ranked[0]["source"] == "author-3"
     assert [r["rank"] for r in ranked] == list(range(1, len(ranked) + 1))
+    # The shown numbers, recomputed visit by visit from the raw per-visit record.
+    path = out / "runs" / run_id
+    data = np.load(path / "results.npz")
+    row_docs = json.loads((path / "rows.json").read_text())
+    raw, reference = {}, {}
+    for row, values in zip(data["visit_row"], data["visit_values"], strict=True):
+        doc = row_docs[row]
+        raw[doc] = raw.get(doc, 0.0) + values[0]
+        reference[doc] = reference.get(doc, 0.0) + values[1:].mean()
+    specific = {doc: raw[doc] - reference[doc] for doc in raw}
+    positive = sum(v for v in specific.values() if v > 0)
+    for r in ranked:
+        assert r["raw_value"] == pytest.approx(raw[r["doc_id"]], rel=1e-12, abs=1e-15)
+        assert r["value"] == pytest.approx(specific[r["doc_id"]], rel=1e-9, abs=1e-12)
+        assert r["share"] == pytest.approx(max(r["value"], 0) / positive, rel=1e-9)
+    assert sorted(specific.values(), reverse=True)[:10] == pytest.approx(
+        [r["value"] for r in ranked], rel=1e-9
+    )
 
 
 def test_resume_after_kill_is_bit_identical(corpus, tmp_path):
