@@ -1,0 +1,291 @@
+"""The ledger's tables as SQLAlchemy 2.0 typed models.
+
+One row per fact: a corpus and its documents, a run and its targets, the absolute cumulative
+Shapley value of each (run, target, document), per-visit values stored compactly per
+(run, target, step), snapshots of cumulative values for the top documents, the per-step
+efficiency series, jobs for the worker, and reports.
+
+Sign convention everywhere: a positive value lowered the target's loss (in nats).
+
+Relationships are `lazy="raise"`: a query that needs related rows says so with an explicit
+loader option, so no page ever issues one query per row by accident.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Double,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, mapped_column, relationship
+
+# Deterministic constraint names, so Alembic can drop and alter them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SHA256_LENGTH = 64  # hex digits
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012 (SQLAlchemy reads this class attribute)
+        dict[str, Any]: JSON,
+        float: Double,
+    }
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # native_enum=False: a VARCHAR plus a CHECK constraint, identical on SQLite and PostgreSQL,
+    # and adding a member later is a plain migration rather than ALTER TYPE.
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+def _now() -> MappedColumn[dt.datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+def _updated() -> MappedColumn[dt.datetime]:
+    return mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
+    )
+
+
+class RunKind(enum.Enum):
+    TRAIN = "train"
+    ATTRIBUTE = "attribute"
+
+
+class RunStatus(enum.Enum):
+    CREATED = "created"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class TargetOrigin(enum.Enum):
+    UPLOADED = "uploaded"
+    GENERATED = "generated"
+    FILE = "file"
+    REFERENCE = "reference"
+
+
+class JobStatus(enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class ReportFormat(enum.Enum):
+    PDF = "pdf"
+    HTML = "html"
+    JSON = "json"
+    CSV = "csv"
+
+
+class Corpus(Base):
+    __tablename__ = "corpora"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(SHA256_LENGTH), unique=True)
+    path: Mapped[str] = mapped_column(Text)
+    n_documents: Mapped[int] = mapped_column(Integer)
+    n_chunks: Mapped[int | None] = mapped_column(Integer)
+    n_tokens: Mapped[int | None] = mapped_column(Integer)
+    created: Mapped[dt.datetime] = _now()
+
+    documents: Mapped[list[Document]] = relationship(back_populates="corpus", lazy="raise")
+
+
+class Document(Base):
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("corpus_id", "doc_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    corpus_id: Mapped[int] = mapped_column(ForeignKey("corpora.id", ondelete="CASCADE"))
+    doc_key: Mapped[str] = mapped_column(String(255))  # the document's id in the corpus file
+    text: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(SHA256_LENGTH))
+    source: Mapped[str | None] = mapped_column(String(255))
+    author: Mapped[str | None] = mapped_column(String(255))
+    license: Mapped[str | None] = mapped_column(String(255))
+    url: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    date: Mapped[str | None] = mapped_column(String(64))  # as given in the corpus, unparsed
+    metadata_json: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
+
+    corpus: Mapped[Corpus] = relationship(back_populates="documents", lazy="raise")
+
+
+class Run(Base):
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_key: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[RunKind] = mapped_column(_enum(RunKind, "run_kind"))
+    parent_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
+    corpus_id: Mapped[int | None] = mapped_column(ForeignKey("corpora.id", ondelete="RESTRICT"))
+    recipe: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[RunStatus] = mapped_column(_enum(RunStatus, "run_status"))
+    initial_weights_sha256: Mapped[str | None] = mapped_column(String(SHA256_LENGTH))
+    final_weights_sha256: Mapped[str | None] = mapped_column(String(SHA256_LENGTH))
+    tokenizer_sha256: Mapped[str | None] = mapped_column(String(SHA256_LENGTH))
+    # The last optimizer step whose values are in the ledger; written in the same transaction
+    # as those values, so a crash leaves both at the previous commit.
+    committed_step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created: Mapped[dt.datetime] = _now()
+    updated: Mapped[dt.datetime] = _updated()
+
+    parent: Mapped[Run | None] = relationship(remote_side=[id], lazy="raise")
+    targets: Mapped[list[Target]] = relationship(back_populates="run", lazy="raise")
+
+
+class Target(Base):
+    __tablename__ = "targets"
+    __table_args__ = (UniqueConstraint("run_id", "target_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    target_key: Mapped[str] = mapped_column(String(255))
+    text: Mapped[str] = mapped_column(Text)
+    prompt: Mapped[str | None] = mapped_column(Text)
+    origin: Mapped[TargetOrigin] = mapped_column(_enum(TargetOrigin, "target_origin"))
+    # Sums of the positive raw / specific values (nats), exact (math.fsum), written with the
+    # values themselves: the denominator of "share of positive value" without a full scan.
+    raw_positive_total: Mapped[float | None] = mapped_column(Double)
+    specific_positive_total: Mapped[float | None] = mapped_column(Double)
+
+    run: Mapped[Run] = relationship(back_populates="targets", lazy="raise")
+
+
+class DocumentValue(Base):
+    """Absolute cumulative value of one document for one target in one run (in nats).
+
+    `raw` is the plain Shapley value; `specific` is the target-specific (contrastive) value.
+    Written as absolute numbers, never incremented, so replaying a commit is idempotent.
+    """
+
+    __tablename__ = "document_values"
+    __table_args__ = (
+        # document_id closes each ranking index so ties come back in a fixed order, read
+        # straight off the index (no sort of a target's million rows for a top-50).
+        Index("ix_document_values_rank_raw", "run_id", "target_id", "raw", "document_id"),
+        Index("ix_document_values_rank_specific", "run_id", "target_id", "specific", "document_id"),
+        Index("ix_document_values_run_document", "run_id", "document_id"),
+    )
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    target_id: Mapped[int] = mapped_column(
+        ForeignKey("targets.id", ondelete="CASCADE"), primary_key=True
+    )
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
+    )
+    raw: Mapped[float] = mapped_column(Double)
+    specific: Mapped[float] = mapped_column(Double)
+
+
+class VisitValues(Base):
+    """Per-visit values of every document seen at one step, for one target, in one blob.
+
+    Layout of `payload` (little-endian, no header): `n` float64 values (nats, positive = lowered
+    the target's loss) followed by `n` int64 document ids (documents.id), where `n = n_rows`.
+    `db.repository.pack_visits` / `unpack_visits` are the only readers and writers.
+    """
+
+    __tablename__ = "visit_values"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    target_id: Mapped[int] = mapped_column(
+        ForeignKey("targets.id", ondelete="CASCADE"), primary_key=True
+    )
+    step: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n_rows: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ValueSnapshot(Base):
+    """Cumulative value of a top document at a step: the trajectory charts' points (nats)."""
+
+    __tablename__ = "value_snapshots"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    target_id: Mapped[int] = mapped_column(
+        ForeignKey("targets.id", ondelete="CASCADE"), primary_key=True
+    )
+    step: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
+    )
+    value: Mapped[float] = mapped_column(Double)
+
+
+class EfficiencyPoint(Base):
+    """Per-step efficiency check: sum of values vs the first-order predicted and measured drop."""
+
+    __tablename__ = "efficiency"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    step: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target_id: Mapped[int] = mapped_column(
+        ForeignKey("targets.id", ondelete="CASCADE"), primary_key=True
+    )
+    values_sum: Mapped[float] = mapped_column(Double)
+    predicted_drop: Mapped[float] = mapped_column(Double)
+    target_loss: Mapped[float] = mapped_column(Double)
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status_created", "status", "created"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    status: Mapped[JobStatus] = mapped_column(_enum(JobStatus, "job_status"))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    progress: Mapped[float] = mapped_column(Double, default=0.0, server_default="0")
+    message: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(255))
+    lease_expires: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created: Mapped[dt.datetime] = _now()
+    updated: Mapped[dt.datetime] = _updated()
+
+
+class Report(Base):
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    target_id: Mapped[int | None] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"))
+    format: Mapped[ReportFormat] = mapped_column(_enum(ReportFormat, "report_format"))
+    sha256: Mapped[str] = mapped_column(String(SHA256_LENGTH))
+    path: Mapped[str] = mapped_column(Text)
+    created: Mapped[dt.datetime] = _now()

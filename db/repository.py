@@ -1,0 +1,582 @@
+"""Reads and writes on the ledger. Every function takes a Session and returns a dataclass or a
+DataFrame, never an ORM row; the caller owns the transaction (`db.session.session_scope`).
+
+Values are in nats; positive = the document lowered the target's loss. "raw" is the plain
+Shapley value, "specific" the target-specific (contrastive) one. Writes are absolute and
+replace what was there, so repeating a write leaves the ledger identical. Totals shown to
+users are summed in Python with `math.fsum` (exact, order-independent), never SQL SUM.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Select, delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from db.models import (
+    Corpus,
+    Document,
+    DocumentValue,
+    EfficiencyPoint,
+    Run,
+    RunKind,
+    RunStatus,
+    Target,
+    TargetOrigin,
+    VisitValues,
+)
+
+RankBy = Literal["specific", "raw"]
+GroupField = Literal["source", "author", "license"]
+UNKNOWN = "(unknown)"  # group label for documents without the metadata field
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """One document of a corpus file, as ingested."""
+
+    doc_key: str  # the document's id in the corpus file
+    text: str
+    sha256: str
+    source: str | None = None
+    author: str | None = None
+    license: str | None = None
+    url: str | None = None
+    title: str | None = None
+    date: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class CorpusInfo:
+    id: int
+    sha256: str
+    path: str
+    n_documents: int
+    created_now: bool  # False: a corpus with this hash was already in the ledger
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: int
+    run_key: str
+    kind: RunKind
+    status: RunStatus
+    committed_step: int
+    corpus_id: int | None
+
+
+@dataclass(frozen=True)
+class TargetRecord:
+    target_key: str
+    text: str
+    origin: TargetOrigin
+    prompt: str | None = None
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    id: int
+    target_key: str
+    origin: TargetOrigin
+
+
+@dataclass(frozen=True)
+class EfficiencyRecord:
+    """One step's efficiency check for one target (nats)."""
+
+    step: int
+    target_key: str
+    values_sum: float  # sum of all documents' values at this step
+    predicted_drop: float  # first-order predicted drop of the target loss
+    target_loss: float  # measured target loss after the step
+
+
+@dataclass(frozen=True)
+class Visits:
+    """Per-visit values at one step for one target: `values[i]` belongs to `document_ids[i]`."""
+
+    step: int
+    document_ids: np.ndarray = field(repr=False)  # int64, documents.id
+    values: np.ndarray = field(repr=False)  # float64, nats
+
+
+# ---------------------------------------------------------------------------------------------
+# Corpora, runs, targets
+
+
+def upsert_corpus(
+    session: Session,
+    sha256: str,
+    path: str,
+    documents: Sequence[DocumentRecord],
+    *,
+    n_chunks: int | None = None,
+    n_tokens: int | None = None,
+) -> CorpusInfo:
+    """Insert a corpus and all its documents, or return the existing corpus with this hash.
+
+    The corpus hash covers every document, so an existing hash means identical documents.
+    """
+    existing = session.execute(select(Corpus).where(Corpus.sha256 == sha256)).scalar_one_or_none()
+    if existing is not None:
+        return _corpus_info(existing, created_now=False)
+    keys = [d.doc_key for d in documents]
+    if len(set(keys)) != len(keys):
+        dupes = sorted({k for k in keys if keys.count(k) > 1})[:5]
+        raise ValueError(f"corpus {path}: duplicate document ids {dupes}; ids must be unique")
+    corpus = Corpus(
+        sha256=sha256, path=path, n_documents=len(documents), n_chunks=n_chunks, n_tokens=n_tokens
+    )
+    session.add(corpus)
+    session.flush()
+    if documents:
+        # Core insert on the table: one executemany, no ORM identity bookkeeping per row.
+        session.execute(
+            insert(Document.__table__),
+            [
+                {
+                    "corpus_id": corpus.id,
+                    "doc_key": d.doc_key,
+                    "text": d.text,
+                    "sha256": d.sha256,
+                    "source": d.source,
+                    "author": d.author,
+                    "license": d.license,
+                    "url": d.url,
+                    "title": d.title,
+                    "date": d.date,
+                    "metadata": d.metadata,
+                }
+                for d in documents
+            ],
+        )
+    return _corpus_info(corpus, created_now=True)
+
+
+def _corpus_info(corpus: Corpus, *, created_now: bool) -> CorpusInfo:
+    return CorpusInfo(corpus.id, corpus.sha256, corpus.path, corpus.n_documents, created_now)
+
+
+def document_ids(session: Session, corpus_id: int) -> dict[str, int]:
+    """doc_key -> documents.id for one corpus: the ids the value writers take."""
+    rows = session.execute(
+        select(Document.doc_key, Document.id).where(Document.corpus_id == corpus_id)
+    )
+    return {key: id_ for key, id_ in rows}
+
+
+def create_run(
+    session: Session,
+    run_key: str,
+    kind: RunKind,
+    recipe: dict[str, Any],
+    *,
+    corpus_id: int | None = None,
+    parent_run_key: str | None = None,
+    initial_weights_sha256: str | None = None,
+    tokenizer_sha256: str | None = None,
+) -> RunInfo:
+    """Register a new run (status created, committed step 0). A reused run_key is an error."""
+    if session.execute(select(Run.id).where(Run.run_key == run_key)).first() is not None:
+        raise ValueError(
+            f"run {run_key!r} already exists in the ledger; pick a new run key or resume that run"
+        )
+    parent_id = _run(session, parent_run_key).id if parent_run_key else None
+    run = Run(
+        run_key=run_key,
+        kind=kind,
+        recipe=recipe,
+        status=RunStatus.CREATED,
+        corpus_id=corpus_id,
+        parent_run_id=parent_id,
+        initial_weights_sha256=initial_weights_sha256,
+        tokenizer_sha256=tokenizer_sha256,
+        committed_step=0,
+    )
+    session.add(run)
+    session.flush()
+    return _run_info(run)
+
+
+def get_run(session: Session, run_key: str) -> RunInfo:
+    return _run_info(_run(session, run_key))
+
+
+def _run_info(run: Run) -> RunInfo:
+    return RunInfo(run.id, run.run_key, run.kind, run.status, run.committed_step, run.corpus_id)
+
+
+def add_targets(
+    session: Session, run_key: str, targets: Iterable[TargetRecord]
+) -> list[TargetInfo]:
+    """Attach targets to a run; a target key already on the run is an error."""
+    run = _run(session, run_key)
+    rows = [
+        Target(
+            run_id=run.id, target_key=t.target_key, text=t.text, prompt=t.prompt, origin=t.origin
+        )
+        for t in targets
+    ]
+    session.add_all(rows)
+    session.flush()
+    return [TargetInfo(t.id, t.target_key, t.origin) for t in rows]
+
+
+def _run(session: Session, run_key: str) -> Run:
+    run = session.execute(select(Run).where(Run.run_key == run_key)).scalar_one_or_none()
+    if run is None:
+        known = session.execute(select(Run.run_key).order_by(Run.id.desc()).limit(5)).scalars()
+        raise LookupError(
+            f"no run {run_key!r} in the ledger (latest runs: {list(known) or 'none'}); "
+            "check the run key or the database URL"
+        )
+    return run
+
+
+def _target(session: Session, run: Run, target_key: str) -> Target:
+    target = session.execute(
+        select(Target).where(Target.run_id == run.id, Target.target_key == target_key)
+    ).scalar_one_or_none()
+    if target is None:
+        known = session.execute(
+            select(Target.target_key).where(Target.run_id == run.id).order_by(Target.id)
+        ).scalars()
+        raise LookupError(
+            f"run {run.run_key!r} has no target {target_key!r} (its targets: {list(known)})"
+        )
+    return target
+
+
+# ---------------------------------------------------------------------------------------------
+# Writes: absolute values, visits, efficiency
+
+
+def write_document_values(
+    session: Session,
+    run_key: str,
+    target_key: str,
+    document_ids: Sequence[int] | np.ndarray,
+    raw: Sequence[float] | np.ndarray,
+    specific: Sequence[float] | np.ndarray,
+) -> None:
+    """Replace all values of (run, target) with these absolute cumulative values (nats).
+
+    Also stores the exact sums of positive values on the target (the "share" denominator).
+    """
+    ids = np.asarray(document_ids, dtype=np.int64)
+    raw_a = np.asarray(raw, dtype=np.float64)
+    spec_a = np.asarray(specific, dtype=np.float64)
+    if not (ids.shape == raw_a.shape == spec_a.shape) or ids.ndim != 1:
+        raise ValueError(
+            f"document_ids, raw and specific must be 1-D and equally long; got shapes "
+            f"{ids.shape}, {raw_a.shape}, {spec_a.shape}"
+        )
+    if not (np.isfinite(raw_a).all() and np.isfinite(spec_a).all()):
+        raise ValueError(f"values for target {target_key!r} contain NaN or infinity")
+    run = _run(session, run_key)
+    target = _target(session, run, target_key)
+    session.execute(
+        delete(DocumentValue).where(
+            DocumentValue.run_id == run.id, DocumentValue.target_id == target.id
+        )
+    )
+    if len(ids):
+        session.execute(
+            insert(DocumentValue.__table__),
+            [
+                {
+                    "run_id": run.id,
+                    "target_id": target.id,
+                    "document_id": d,
+                    "raw": r,
+                    "specific": s,
+                }
+                for d, r, s in zip(ids.tolist(), raw_a.tolist(), spec_a.tolist(), strict=True)
+            ],
+        )
+    target.raw_positive_total = math.fsum(raw_a[raw_a > 0].tolist())
+    target.specific_positive_total = math.fsum(spec_a[spec_a > 0].tolist())
+    session.flush()
+
+
+def pack_visits(document_ids: np.ndarray, values: np.ndarray) -> bytes:
+    """The `visit_values.payload` layout: n little-endian float64 values, then n int64 ids."""
+    ids = np.asarray(document_ids)
+    vals = np.asarray(values)
+    if ids.shape != vals.shape or ids.ndim != 1:
+        raise ValueError(f"ids and values must be 1-D and equally long: {ids.shape} {vals.shape}")
+    return vals.astype("<f8", copy=False).tobytes() + ids.astype("<i8", copy=False).tobytes()
+
+
+def unpack_visits(payload: bytes, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of pack_visits: (document_ids int64, values float64)."""
+    if len(payload) != 16 * n_rows:
+        raise ValueError(f"visit payload is {len(payload)} bytes, expected {16 * n_rows}")
+    values = np.frombuffer(payload, dtype="<f8", count=n_rows).astype(np.float64)
+    ids = np.frombuffer(payload, dtype="<i8", count=n_rows, offset=8 * n_rows).astype(np.int64)
+    return ids, values
+
+
+def write_visits(
+    session: Session,
+    run_key: str,
+    target_key: str,
+    step: int,
+    document_ids: np.ndarray,
+    values: np.ndarray,
+) -> None:
+    """Store (replace) the per-visit values of one step for one target."""
+    run = _run(session, run_key)
+    target = _target(session, run, target_key)
+    key = {"run_id": run.id, "target_id": target.id, "step": step}
+    session.execute(delete(VisitValues).filter_by(**key))
+    payload = pack_visits(document_ids, values)
+    session.execute(insert(VisitValues), [{**key, "n_rows": len(document_ids), "payload": payload}])
+
+
+def read_visits(session: Session, run_key: str, target_key: str) -> list[Visits]:
+    """All stored per-visit values of (run, target), by step."""
+    run = _run(session, run_key)
+    target = _target(session, run, target_key)
+    rows = session.execute(
+        select(VisitValues.step, VisitValues.n_rows, VisitValues.payload)
+        .where(VisitValues.run_id == run.id, VisitValues.target_id == target.id)
+        .order_by(VisitValues.step)
+    )
+    return [Visits(step, *unpack_visits(payload, n)) for step, n, payload in rows]
+
+
+def write_efficiency(session: Session, run_key: str, records: Sequence[EfficiencyRecord]) -> None:
+    """Store (replace) efficiency points of a run, keyed by (step, target)."""
+    run = _run(session, run_key)
+    ids = dict(
+        session.execute(select(Target.target_key, Target.id).where(Target.run_id == run.id)).all()
+    )
+    missing = sorted({r.target_key for r in records} - ids.keys())
+    if missing:
+        raise LookupError(f"run {run_key!r} has no targets {missing}")
+    steps = sorted({r.step for r in records})
+    if steps:
+        session.execute(
+            delete(EfficiencyPoint).where(
+                EfficiencyPoint.run_id == run.id, EfficiencyPoint.step.in_(steps)
+            )
+        )
+        session.execute(
+            insert(EfficiencyPoint),
+            [
+                {
+                    "run_id": run.id,
+                    "step": r.step,
+                    "target_id": ids[r.target_key],
+                    "values_sum": r.values_sum,
+                    "predicted_drop": r.predicted_drop,
+                    "target_loss": r.target_loss,
+                }
+                for r in records
+            ],
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Reads
+
+
+TOP_COLUMNS = [
+    "rank",
+    "doc_key",
+    "value",
+    "raw_value",
+    "specific_value",
+    "share",
+    "source",
+    "title",
+]
+
+
+def top_documents(
+    session: Session,
+    run_key: str,
+    target_key: str,
+    k: int,
+    by: RankBy = "specific",
+    ascending: bool = False,
+) -> pd.DataFrame:
+    """The k highest-valued documents for a target (ascending=True: the k lowest).
+
+    `value` is the ranking column; `share` is value / (sum of the target's positive values of
+    that kind), so a negative document has a negative share. Ties are broken by document id.
+    """
+    if by not in ("specific", "raw"):
+        raise ValueError(f"by must be 'specific' or 'raw', not {by!r}")
+    run = _run(session, run_key)
+    target = _target(session, run, target_key)
+    column = DocumentValue.specific if by == "specific" else DocumentValue.raw
+    order = (
+        (column.asc(), DocumentValue.document_id.asc())
+        if ascending
+        else (column.desc(), DocumentValue.document_id.desc())
+    )
+    ranked = (
+        select(DocumentValue.document_id, DocumentValue.raw, DocumentValue.specific)
+        .where(DocumentValue.run_id == run.id, DocumentValue.target_id == target.id)
+        .order_by(*order)
+        .limit(k)
+        .subquery()
+    )
+    ranked_column = ranked.c.specific if by == "specific" else ranked.c.raw
+    rows = session.execute(
+        select(Document.doc_key, ranked.c.raw, ranked.c.specific, Document.source, Document.title)
+        .join(ranked, ranked.c.document_id == Document.id)
+        .order_by(
+            ranked_column.asc() if ascending else ranked_column.desc(),
+            ranked.c.document_id.asc() if ascending else ranked.c.document_id.desc(),
+        )
+    ).all()
+    total = target.specific_positive_total if by == "specific" else target.raw_positive_total
+    frame = pd.DataFrame(
+        [
+            (
+                i + 1,
+                doc_key,
+                spec if by == "specific" else raw,
+                raw,
+                spec,
+                (spec if by == "specific" else raw) / total if total else math.nan,
+                source,
+                title,
+            )
+            for i, (doc_key, raw, spec, source, title) in enumerate(rows)
+        ],
+        columns=TOP_COLUMNS,
+    )
+    return frame.astype({"rank": "int64", "value": "float64", "share": "float64"})
+
+
+def values_by(
+    session: Session, run_key: str, target_key: str, field: GroupField = "source"
+) -> pd.DataFrame:
+    """Values of one target rolled up by a document metadata field ("which rights holder").
+
+    Columns: the field, documents, raw, specific (exact sums, nats), share (specific over the
+    sum of positive specific values). Sorted by specific, highest first; missing -> "(unknown)".
+    """
+    if field not in ("source", "author", "license"):
+        raise ValueError(f"field must be 'source', 'author' or 'license', not {field!r}")
+    run = _run(session, run_key)
+    target = _target(session, run, target_key)
+    rows = session.execute(
+        select(getattr(Document, field), DocumentValue.raw, DocumentValue.specific)
+        .join(Document, Document.id == DocumentValue.document_id)
+        .where(DocumentValue.run_id == run.id, DocumentValue.target_id == target.id)
+    ).all()
+    frame = pd.DataFrame(rows, columns=[field, "raw", "specific"])
+    frame[field] = frame[field].fillna(UNKNOWN)
+    grouped = frame.groupby(field, sort=False).agg(
+        documents=("raw", "size"),
+        raw=("raw", lambda s: math.fsum(s.tolist())),
+        specific=("specific", lambda s: math.fsum(s.tolist())),
+    )
+    grouped = grouped.reset_index().astype(
+        {"documents": "int64", "raw": "float64", "specific": "float64"}
+    )
+    total = target.specific_positive_total
+    grouped["share"] = grouped["specific"] / total if total else math.nan
+    return grouped.sort_values(["specific", field], ascending=[False, True], ignore_index=True)
+
+
+def document_contributions(session: Session, run_key: str, doc_key: str) -> pd.DataFrame:
+    """One document's values for every target of a run, with its rank (1 = highest specific).
+
+    Columns: target_key, origin, raw, specific, rank_specific. Empty if the document has no
+    values in the run.
+    """
+    run = _run(session, run_key)
+    rows = session.execute(
+        select(
+            Target.target_key,
+            Target.origin,
+            DocumentValue.target_id,
+            DocumentValue.raw,
+            DocumentValue.specific,
+        )
+        .join(Document, Document.id == DocumentValue.document_id)
+        .join(Target, Target.id == DocumentValue.target_id)
+        .where(DocumentValue.run_id == run.id, Document.doc_key == doc_key)
+        .order_by(Target.id)
+    ).all()
+    out = []
+    for target_key, origin, target_id, raw, spec in rows:
+        above = session.execute(
+            select(func.count()).where(
+                DocumentValue.run_id == run.id,
+                DocumentValue.target_id == target_id,
+                DocumentValue.specific > spec,
+            )
+        ).scalar_one()
+        out.append((target_key, origin.value, raw, spec, above + 1))
+    return pd.DataFrame(
+        out, columns=["target_key", "origin", "raw", "specific", "rank_specific"]
+    ).astype({"raw": "float64", "specific": "float64", "rank_specific": "int64"})
+
+
+def negative_documents(session: Session, run_key: str, by: RankBy = "specific") -> pd.DataFrame:
+    """Every (document, target) of a run whose value is negative (raised the target's loss).
+
+    Columns: doc_key, target_key, raw, specific, source, title; most negative first.
+    """
+    run = _run(session, run_key)
+    column = DocumentValue.specific if by == "specific" else DocumentValue.raw
+    query: Select = (
+        select(
+            Document.doc_key,
+            Target.target_key,
+            DocumentValue.raw,
+            DocumentValue.specific,
+            Document.source,
+            Document.title,
+        )
+        .join(Document, Document.id == DocumentValue.document_id)
+        .join(Target, Target.id == DocumentValue.target_id)
+        .where(DocumentValue.run_id == run.id, column < 0)
+        .order_by(column.asc(), Document.id, Target.id)
+    )
+    return pd.DataFrame(
+        session.execute(query).all(),
+        columns=["doc_key", "target_key", "raw", "specific", "source", "title"],
+    ).astype({"raw": "float64", "specific": "float64"})
+
+
+def efficiency_series(session: Session, run_key: str) -> pd.DataFrame:
+    """The per-step efficiency check of a run: step, target_key, values_sum, predicted_drop,
+    target_loss (nats), ordered by step then target."""
+    run = _run(session, run_key)
+    rows = session.execute(
+        select(
+            EfficiencyPoint.step,
+            Target.target_key,
+            EfficiencyPoint.values_sum,
+            EfficiencyPoint.predicted_drop,
+            EfficiencyPoint.target_loss,
+        )
+        .join(Target, Target.id == EfficiencyPoint.target_id)
+        .where(EfficiencyPoint.run_id == run.id)
+        .order_by(EfficiencyPoint.step, Target.id)
+    ).all()
+    return pd.DataFrame(
+        rows, columns=["step", "target_key", "values_sum", "predicted_drop", "target_loss"]
+    ).astype(
+        {
+            "step": "int64",
+            "values_sum": "float64",
+            "predicted_drop": "float64",
+            "target_loss": "float64",
+        }
+    )

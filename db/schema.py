@@ -1,0 +1,68 @@
+"""Schema versions: upgrade the ledger, and refuse to run on an out-of-date one.
+
+The Alembic scripts live in `db/migrations/` next to this file and are found from this file's
+location, so upgrading works from any working directory and from an installed package. No
+alembic.ini is needed: the configuration is built here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+from db.session import safe_url, writer
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+class SchemaOutOfDate(RuntimeError):
+    """The ledger's schema revision is not the one this code was written for."""
+
+    def __init__(self, url: str, current: str | None, head: str) -> None:
+        self.current = current
+        self.head = head
+        at = f"at revision {current}" if current else "empty (no schema revision)"
+        super().__init__(
+            f"the ledger at {url} is {at}, the code needs {head}; run `provenance db upgrade`"
+        )
+
+
+def alembic_config() -> Config:
+    """An Alembic Config pointing at the package's migrations, whatever the cwd."""
+    config = Config()
+    # ConfigParser interpolation would read a '%' in the path as a placeholder.
+    config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    return config
+
+
+def head_revision() -> str:
+    """The revision the code needs."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, f"no migrations found in {MIGRATIONS_DIR}"
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The ledger's revision, or None for a database that has never been upgraded."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the ledger to `revision` in one transaction (DDL is transactional on both backends)."""
+    config = alembic_config()
+    with writer(engine).begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise SchemaOutOfDate unless the ledger is at the head revision."""
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        raise SchemaOutOfDate(safe_url(engine.url), current, head)
