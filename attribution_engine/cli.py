@@ -10,6 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from attribution_engine import demo
+from db.schema import SchemaOutOfDate
 
 DEFAULT_OUT = Path("provenance-data")
 CORPORA = {"sotu": "the State of the Union addresses, split into paragraphs"}
@@ -19,7 +20,8 @@ def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     try:
         args.handler(args)
-    except (ValueError, FileNotFoundError) as error:  # input errors: say what and how to fix
+    except (ValueError, LookupError, FileNotFoundError, SchemaOutOfDate) as error:
+        # input errors: say what and how to fix
         print(f"provenance {args.command}: {error}", file=sys.stderr)
         raise SystemExit(2) from None
 
@@ -79,6 +81,11 @@ def _parser() -> argparse.ArgumentParser:
     _common(attribute)
     attribute.set_defaults(handler=_attribute)
 
+    database = commands.add_parser("db", help="ledger schema: `provenance db upgrade`")
+    database.add_argument("action", choices=("upgrade", "check"))
+    database.add_argument("--db", help="ledger URL (default: PROVENANCE_DB_URL)")
+    database.set_defaults(handler=_db)
+
     top = commands.add_parser("top", help="documents ranked by contribution to a target")
     top.add_argument("--run", required=True)
     top.add_argument("--target", required=True)
@@ -96,11 +103,31 @@ def _common(command: argparse.ArgumentParser) -> None:
     command.add_argument("--quiet", action="store_true", help="no progress bar or estimate")
 
 
+def _ledger(args: argparse.Namespace):
+    """A write sessionmaker on --db (or PROVENANCE_DB_URL), or None: runs stay files only.
+
+    A new, empty database gets the schema; an existing one must be at the code's revision.
+    """
+    import os
+
+    from db.schema import check_schema, current_revision, upgrade
+    from db.session import make_engine, make_sessionmaker
+
+    url = args.db or os.environ.get("PROVENANCE_DB_URL")
+    if not url:
+        return None
+    engine = make_engine(url)
+    if current_revision(engine) is None:
+        upgrade(engine)
+    check_schema(engine)
+    return make_sessionmaker(engine, write=True)
+
+
 def _check_db(args: argparse.Namespace) -> None:
     if args.db:
         raise ValueError(
-            "--db needs the SQL ledger, which is not built yet; omit it and the "
-            "run is kept as files under --out"
+            "reading from the ledger is not wired into this command yet; omit --db and the run "
+            "files under --out are used"
         )
 
 
@@ -139,9 +166,9 @@ def _train(args: argparse.Namespace) -> None:
     from attribution_engine import runs
     from attribution_engine.training import TrainConfig
 
-    _check_db(args)
+    ledger = _ledger(args)
     if args.resume:
-        runs.execute(runs.run_dir(args.out, args.resume), progress=not args.quiet)
+        runs.execute(runs.run_dir(args.out, args.resume), progress=not args.quiet, ledger=ledger)
         print(args.resume)
         return
     if not args.corpus:
@@ -167,6 +194,7 @@ def _train(args: argparse.Namespace) -> None:
         targets_path=args.targets,
         lenient=args.lenient,
         progress=not args.quiet,
+        ledger=ledger,
     )
     print(run_id)
 
@@ -196,8 +224,9 @@ def _generate(args: argparse.Namespace) -> None:
 def _attribute(args: argparse.Namespace) -> None:
     from attribution_engine import runs
 
-    _check_db(args)
-    run_id = runs.attribute(args.run, args.targets, args.out, progress=not args.quiet)
+    run_id = runs.attribute(
+        args.run, args.targets, args.out, progress=not args.quiet, ledger=_ledger(args)
+    )
     summary = json.loads((runs.run_dir(args.out, run_id) / "summary.json").read_text())
     verdict = (
         "verified: same model"
@@ -206,6 +235,22 @@ def _attribute(args: argparse.Namespace) -> None:
     )
     print(verdict, file=sys.stderr)
     print(run_id)
+
+
+def _db(args: argparse.Namespace) -> None:
+    import os
+
+    from db.schema import check_schema, head_revision, upgrade
+    from db.session import make_engine, safe_url
+
+    url = args.db or os.environ.get("PROVENANCE_DB_URL")
+    if not url:
+        raise ValueError("give --db URL or set PROVENANCE_DB_URL")
+    engine = make_engine(url)
+    if args.action == "upgrade":
+        upgrade(engine)
+    check_schema(engine)
+    print(f"{safe_url(url)}: schema at revision {head_revision()}")
 
 
 def _top(args: argparse.Namespace) -> None:

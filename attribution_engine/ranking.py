@@ -35,12 +35,21 @@ def document_values(path: Path) -> tuple[list[str], np.ndarray, np.ndarray, list
     recipe = json.loads((path / "recipe.json").read_text())
     results = np.load(path / "results.npz")
     row_docs = json.loads((path / "rows.json").read_text())
+    doc_ids, raw, specific = aggregate(
+        row_docs, results["visit_row"], results["visit_values"], recipe
+    )
+    return doc_ids, raw, specific, [t["id"] for t in recipe["targets"]]
+
+
+def aggregate(
+    row_docs: list[str], visit_row: np.ndarray, visit_values: np.ndarray, recipe: dict
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Per-visit values [n, V + references] summed per document: (ids, raw, specific)."""
     doc_ids = sorted(set(row_docs))
     index = {doc: i for i, doc in enumerate(doc_ids)}
     row_to_doc = np.array([index[doc] for doc in row_docs], dtype=np.int64)
-    visits = results["visit_values"]  # n x (V + references)
-    values = np.zeros((len(doc_ids), visits.shape[1]), dtype=np.float64)
-    np.add.at(values, row_to_doc[results["visit_row"]], visits)
+    values = np.zeros((len(doc_ids), visit_values.shape[1]), dtype=np.float64)
+    np.add.at(values, row_to_doc[visit_row], visit_values)
     n_targets = len(recipe["targets"])
     raw = values[:, :n_targets]
     if recipe["reference"]["kind"] == "held_out":
@@ -49,8 +58,7 @@ def document_values(path: Path) -> tuple[list[str], np.ndarray, np.ndarray, list
         if n_targets < 2:
             raise RankingError("contrast with the other targets needs at least two targets")
         reference = (raw.sum(axis=1, keepdims=True) - raw) / (n_targets - 1)
-    target_ids = [t["id"] for t in recipe["targets"]]
-    return doc_ids, raw, raw - reference, target_ids
+    return doc_ids, raw, raw - reference
 
 
 def top_documents(path: Path, target_id: str, k: int = 10, by: str = "specific"):

@@ -21,10 +21,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sqlalchemy.orm import sessionmaker
 
 from attribution_engine.chunking import chunk_documents, encode_targets
 from attribution_engine.corpus import Corpus, load_corpus
 from attribution_engine.generate import context_length
+from attribution_engine.ledger import LedgerWriter
 from attribution_engine.models import load_local_model, tiny_gpt2, weights_sha256
 from attribution_engine.targets import TargetText, load_targets
 from attribution_engine.tokenizer import (
@@ -74,6 +76,7 @@ def train(
     targets_path: Path | None = None,
     lenient: bool = False,
     progress: bool = True,
+    ledger: sessionmaker | None = None,
 ) -> str:
     """Prepare and run a new attributed training run; returns its id."""
     corpus = load_corpus(corpus_path, lenient=lenient)
@@ -128,7 +131,7 @@ def train(
         "targets": [asdict(t) for t in targets],
     }
     _write_json(path / "recipe.json", recipe)
-    execute(path, progress=progress)
+    execute(path, progress=progress, ledger=ledger)
     return run_id
 
 
@@ -159,13 +162,18 @@ def clip_reference(reference: Reference, tokenizer, context: int) -> Reference:
     return Reference(reference.kind, reference.doc_ids, tuple(clipped))
 
 
-def execute(path: Path, progress: bool = True) -> LoopResult:
-    """Run (or resume) the training loop of the run at `path` and write its results."""
+def execute(path: Path, progress: bool = True, ledger: sessionmaker | None = None) -> LoopResult:
+    """Run (or resume) the training loop of the run at `path` and write its results (and, with
+    a ledger, commit its progress there at every checkpoint)."""
     recipe = json.loads((path / "recipe.json").read_text())
     config = TrainConfig(**recipe["config"])
     torch.set_num_threads(config.threads)
     model, tokenizer = _rebuild(path, recipe)
-    rows = _rows(path, recipe, tokenizer, config)
+    corpus, rows = _rows(path, recipe, tokenizer, config)
+    writer = None
+    if ledger is not None:
+        writer = LedgerWriter(ledger, recipe, [row.doc_id for row in rows])
+        writer.register(corpus)
     targets = [TargetText(**t) for t in recipe["targets"]]
     batch = _target_batch(targets, recipe["reference"], tokenizer, config)
     schedule = np.load(path / "schedule.npy")
@@ -189,12 +197,16 @@ def execute(path: Path, progress: bool = True) -> LoopResult:
         schedule,
         path / "checkpoints",
         progress=progress,
+        on_checkpoint=None if writer is None else writer.commit,
     )
     np.savez(path / "results.npz", **asdict(result))
     model.save_pretrained(path / "model")
     tokenizer.save_pretrained(path / "model")
+    final_hash = weights_sha256(model)
+    if writer is not None:
+        writer.commit(int(schedule.shape[0]), result, final_hash)
     summary = {
-        "final_weights_sha256": weights_sha256(model),
+        "final_weights_sha256": final_hash,
         "seconds": round(time.perf_counter() - started, 3),
         "steps": int(schedule.shape[0]),
         "values_sum": result.values_sum.sum(axis=0).tolist(),
@@ -212,7 +224,13 @@ def execute(path: Path, progress: bool = True) -> LoopResult:
     return result
 
 
-def attribute(parent_id: str, targets_path: Path, out: Path, progress: bool = True) -> str:
+def attribute(
+    parent_id: str,
+    targets_path: Path,
+    out: Path,
+    progress: bool = True,
+    ledger: sessionmaker | None = None,
+) -> str:
     """Replay a finished run with new targets attached (all in one pass); returns the new id."""
     parent = run_dir(out, parent_id)
     if not (parent / "summary.json").is_file():
@@ -239,7 +257,7 @@ def attribute(parent_id: str, targets_path: Path, out: Path, progress: bool = Tr
         parent={"run_id": parent_id, "path": str(parent.resolve())},
     )
     _write_json(path / "recipe.json", recipe)
-    execute(path, progress=progress)
+    execute(path, progress=progress, ledger=ledger)
     return run_id
 
 
@@ -265,7 +283,7 @@ def _rebuild(path: Path, recipe: dict):
 
 
 def _rows(path: Path, recipe: dict, tokenizer, config: TrainConfig):
-    """The training rows, re-chunked from the corpus and checked against rows.json."""
+    """The corpus and the training rows, re-chunked and checked against rows.json."""
     corpus = load_corpus(recipe["corpus"]["path"], lenient=recipe["corpus"]["lenient"])
     if corpus.sha256 != recipe["corpus"]["sha256"]:
         raise RunError(
@@ -277,7 +295,7 @@ def _rows(path: Path, recipe: dict, tokenizer, config: TrainConfig):
     rows = chunk_documents(documents, tokenizer, config.context)
     if [row.doc_id for row in rows] != json.loads((path / "rows.json").read_text()):
         raise RunError("re-chunking the corpus gave other rows than the run recorded")
-    return rows
+    return corpus, rows
 
 
 def _target_batch(targets: list[TargetText], reference: dict, tokenizer, config: TrainConfig):

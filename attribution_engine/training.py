@@ -134,7 +134,7 @@ def run_loop(
     schedule: np.ndarray,
     checkpoint_dir: Path,
     progress: bool = True,
-    on_step: Callable[[int], None] | None = None,
+    on_checkpoint: Callable[[int, LoopResult], None] | None = None,
 ) -> LoopResult:
     """Train over `schedule` with every step attributed to `targets`; resumes from the newest
     checkpoint in `checkpoint_dir` if there is one, and leaves a final one there."""
@@ -173,8 +173,8 @@ def run_loop(
                     "record": record.as_payload(),
                 }
                 checkpoint.save(checkpoint_dir, done, state)
-            if on_step is not None:
-                on_step(done)
+                if on_checkpoint is not None:  # after the file: the ledger never runs ahead
+                    on_checkpoint(done, record.result(None))
         final = attributor.target_losses().numpy()
     bar.close()
     return record.result(final)
@@ -210,7 +210,8 @@ class _Record:
     def as_payload(self) -> dict:
         return {key: list(value) for key, value in self.__dict__.items()}
 
-    def result(self, final: np.ndarray) -> LoopResult:
+    def result(self, final: np.ndarray | None) -> LoopResult:
+        """As arrays; `final` (target losses after the last step) is empty until the end."""
         per_step = [len(rows) for rows in self.rows]
         return LoopResult(
             visit_step=np.repeat(np.array(self.step, dtype=np.int64), per_step),
@@ -219,7 +220,7 @@ class _Record:
             values_sum=torch.stack(self.values_sum).numpy(),
             predicted_drop=torch.stack(self.predicted).numpy(),
             target_loss=torch.stack(self.target_loss).numpy(),
-            final_target_loss=np.asarray(final, dtype=np.float64),
+            final_target_loss=np.asarray([] if final is None else final, dtype=np.float64),
             train_loss=np.array(self.train_loss, dtype=np.float64),
             lrs=np.array(self.lrs, dtype=np.float64),
         )

@@ -274,7 +274,6 @@ def test_bad_requests_fail_with_a_message_and_write_nothing(corpus, tmp_path, ca
         (["--corpus", str(tmp_path / "missing.jsonl")], "no such file"),
         (["--corpus", str(corpus_path), "--targets", str(too_long)], "shorten"),
         (["--corpus", str(corpus_path), "--reference", "other_targets"], "at least two"),
-        (["--corpus", str(corpus_path), "--db", "sqlite:///x.db"], "ledger"),
     ]
     for extra, message in cases:
         with pytest.raises(SystemExit) as stop:

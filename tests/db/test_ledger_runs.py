@@ -1,0 +1,111 @@
+"""A training run commits to the ledger: the ledger's ranking equals the run files', every step
+is committed, and a process killed at random points (inside commits too) resumes to the same
+final ledger as an uninterrupted run."""
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import select
+
+from attribution_engine.ranking import top_documents as file_top
+from db.models import Run, RunStatus
+from db.repository import read_visits, top_documents
+from db.session import make_engine, make_sessionmaker, session_scope
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from test_runs import train_args, write_corpus
+
+
+def cli(*args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "attribution_engine.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finished(*args: str) -> str:
+    process = cli(*args)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err[-3000:]
+    return out.strip().splitlines()[-1]
+
+
+def newest_checkpoint(out: Path) -> int:
+    steps = [int(p.stem.split("-")[1]) for p in out.glob("runs/*/checkpoints/step-*.pt")]
+    return max(steps, default=0)
+
+
+def ledger_state(url: str, run_key: str):
+    """(committed step, status, final hash, top frame, visits of 'copy'), or None if unknown."""
+    factory = make_sessionmaker(make_engine(url))
+    with session_scope(factory) as session:
+        run = session.execute(select(Run).where(Run.run_key == run_key)).scalar_one_or_none()
+        if run is None:
+            return None
+        top = top_documents(session, run_key, "copy", 60)
+        visits = read_visits(session, run_key, "copy")
+        return run.committed_step, run.status, run.final_weights_sha256, top, visits
+
+
+def test_run_commits_to_the_ledger_and_matches_the_files(empty_url, tmp_path):
+    corpus = tmp_path / "corpus.jsonl"
+    docs = write_corpus(corpus)
+    targets = tmp_path / "targets.jsonl"
+    targets.write_text(json.dumps({"id": "copy", "text": docs[4]["text"]}) + "\n")
+    out = tmp_path / "out"
+    run_id = finished(*train_args(corpus, out, "--targets", str(targets), "--db", empty_url))
+    step, status, final_hash, top, visits = ledger_state(empty_url, run_id)
+    summary = json.loads((out / "runs" / run_id / "summary.json").read_text())
+    assert (step, status, final_hash) == (30, RunStatus.DONE, summary["final_weights_sha256"])
+    assert [v.step for v in visits] == list(range(30))
+    from_files = file_top(out / "runs" / run_id, "copy", k=60)
+    assert top["doc_key"].tolist() == [r.doc_id for r in from_files]
+    assert top["value"].tolist() == [r.value for r in from_files]  # exact float64 round trip
+    assert top["doc_key"].iloc[0] == "doc-004"
+
+
+def test_killed_writer_resumes_to_the_same_ledger(empty_url, tmp_path):
+    corpus = tmp_path / "corpus.jsonl"
+    docs = write_corpus(corpus)
+    targets = tmp_path / "targets.jsonl"
+    targets.write_text(json.dumps({"id": "copy", "text": docs[9]["text"]}) + "\n")
+    longer = ("--targets", str(targets), "--steps", "120")
+    whole_url = f"sqlite:///{tmp_path / 'whole.sqlite3'}"
+    reference = finished(*train_args(corpus, tmp_path / "whole", *longer, "--db", whole_url))
+    out = tmp_path / "broken"
+    run_id = None
+    rng = random.Random(7)
+    for threshold in (10, 45, 80):  # kill after these checkpoints, at a random moment after
+        if run_id is None:
+            process = cli(*train_args(corpus, out, *longer, "--db", empty_url))
+        else:
+            process = cli(
+                "train", "--resume", run_id, "--out", str(out), "--quiet", "--db", empty_url
+            )
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and process.poll() is None:
+            if newest_checkpoint(out) >= threshold:
+                time.sleep(rng.uniform(0.0, 0.3))  # inside a step, a checkpoint or a commit
+                break
+            time.sleep(0.01)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert process.returncode == -signal.SIGKILL, "the run ended before it was killed"
+        run_id = next((out / "runs").iterdir()).name
+        state = ledger_state(empty_url, run_id)
+        # The ledger is only ever at a commit point, never ahead of the newest checkpoint.
+        assert state is not None and state[0] % 5 == 0 and state[0] <= newest_checkpoint(out)
+    assert run_id is not None, "no run was created before the kills"
+    finished("train", "--resume", run_id, "--out", str(out), "--quiet", "--db", empty_url)
+    first, second = ledger_state(whole_url, reference), ledger_state(empty_url, run_id)
+    assert second[:3] == (120, RunStatus.DONE, first[2])
+    columns = ["doc_key", "value", "raw_value"]
+    assert second[3][columns].equals(first[3][columns])
+    assert [v.values.tolist() for v in second[4]] == [v.values.tolist() for v in first[4]]
