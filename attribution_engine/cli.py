@@ -99,7 +99,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _common(command: argparse.ArgumentParser) -> None:
     command.add_argument("--out", type=Path, default=DEFAULT_OUT, help="data directory")
-    command.add_argument("--db", help="ledger URL (issue 4); until then results are under --out")
+    command.add_argument(
+        "--db", help="ledger URL (default PROVENANCE_DB_URL; none: run files under --out only)"
+    )
     command.add_argument("--quiet", action="store_true", help="no progress bar or estimate")
 
 
@@ -121,14 +123,6 @@ def _ledger(args: argparse.Namespace):
         upgrade(engine)
     check_schema(engine)
     return make_sessionmaker(engine, write=True)
-
-
-def _check_db(args: argparse.Namespace) -> None:
-    if args.db:
-        raise ValueError(
-            "reading from the ledger is not wired into this command yet; omit --db and the run "
-            "files under --out are used"
-        )
 
 
 def _demo(args: argparse.Namespace) -> None:
@@ -205,7 +199,6 @@ def _generate(args: argparse.Namespace) -> None:
     from attribution_engine.models import load_local_model
     from attribution_engine.targets import TargetText, write_targets
 
-    _check_db(args)
     model, tokenizer = load_local_model(runs.run_dir(args.out, args.run) / "model")
     outputs = generate(
         model, tokenizer, args.prompt, n=args.n, max_new_tokens=args.max_new_tokens, seed=args.seed
@@ -257,16 +250,27 @@ def _top(args: argparse.Namespace) -> None:
     from attribution_engine import runs
     from attribution_engine.ranking import top_documents
 
-    _check_db(args)
-    ranked = top_documents(runs.run_dir(args.out, args.run), args.target, args.k, args.by)
+    factory = _ledger(args)
+    if factory is None:
+        ranked = [
+            asdict(r)
+            for r in top_documents(runs.run_dir(args.out, args.run), args.target, args.k, args.by)
+        ]
+    else:
+        from db.repository import top_documents as ledger_top
+        from db.session import session_scope
+
+        with session_scope(factory) as session:
+            frame = ledger_top(session, args.run, args.target, args.k, by=args.by)
+        ranked = frame.rename(columns={"doc_key": "doc_id"}).to_dict("records")
     if args.json:
-        print(json.dumps([asdict(r) for r in ranked], indent=2))
+        print(json.dumps(ranked, indent=2, default=float))
         return
     print(f"{'rank':>4}  {args.by + ' value':>14}  {'raw value':>12}  {'share':>6}  document")
     for r in ranked:
         print(
-            f"{r.rank:>4}  {r.value:>+14.6f}  {r.raw_value:>+12.6f}  {r.share:>6.1%}  "
-            f"{r.doc_id}  ({r.source or 'no source'})"
+            f"{r['rank']:>4}  {r['value']:>+14.6f}  {r['raw_value']:>+12.6f}  {r['share']:>6.1%}  "
+            f"{r['doc_id']}  ({r['source'] or 'no source'})"
         )
 
 

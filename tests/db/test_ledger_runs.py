@@ -30,11 +30,12 @@ def cli(*args: str) -> subprocess.Popen:
     )
 
 
-def finished(*args: str) -> str:
+def finished(*args: str, whole: bool = False) -> str:
+    """Run the CLI to completion: its last stdout line, or all of stdout when `whole`."""
     process = cli(*args)
     out, err = process.communicate(timeout=300)
     assert process.returncode == 0, err[-3000:]
-    return out.strip().splitlines()[-1]
+    return out if whole else out.strip().splitlines()[-1]
 
 
 def newest_checkpoint(out: Path) -> int:
@@ -69,6 +70,26 @@ def test_run_commits_to_the_ledger_and_matches_the_files(empty_url, tmp_path):
     assert top["doc_key"].tolist() == [r.doc_id for r in from_files]
     assert top["value"].tolist() == [r.value for r in from_files]  # exact float64 round trip
     assert top["doc_key"].iloc[0] == "doc-004"
+    shown = json.loads(
+        finished(
+            "top",
+            "--run",
+            run_id,
+            "--target",
+            "copy",
+            "--json",
+            "-k",
+            "5",
+            "--out",
+            str(out),
+            "--db",
+            empty_url,
+            "--quiet",
+            whole=True,
+        )
+    )
+    assert [r["doc_id"] for r in shown] == top["doc_key"].tolist()[:5]
+    assert [r["value"] for r in shown] == top["value"].tolist()[:5]
 
 
 def test_killed_writer_resumes_to_the_same_ledger(empty_url, tmp_path):
