@@ -1,0 +1,314 @@
+"""The job queue: the UI enqueues, `provenance worker` claims, heartbeats and finishes.
+
+A job is queued, then running under a lease (`lease_owner`, `lease_expires`), then done or
+failed. A worker keeps its lease alive with `heartbeat`; a worker that crashes stops
+heartbeating, its lease expires, and the next `claim` takes the job over. Every write checks
+the lease owner in its WHERE clause, so a worker whose job was taken over gets `LeaseLost`
+instead of overwriting the new owner's progress.
+
+One running job per run: a job whose payload names a `run_key` is claimable only while it is
+the oldest unfinished (queued or running) job of that run. A second job of a run therefore
+waits until the first is done or failed, and a second worker asking for work on a busy run is
+refused (its `claim` skips the run). Because the rule picks one row per run, the row lock of
+`claim` is all the locking it needs on both databases.
+
+Backends: `claim` reads the candidate with `SELECT ... FOR UPDATE SKIP LOCKED`, so on
+PostgreSQL concurrent workers each lock a different job without waiting. SQLite has no row
+locks (SQLAlchemy drops the FOR UPDATE); there the write session's `BEGIN IMMEDIATE`
+serialises claimers, so several workers are still correct, but they queue on one lock: SQLite
+is meant for one worker at a time.
+
+Times are timezone-aware UTC. Job ids are assigned in insertion order; "oldest" means the
+smallest id. Session factories passed here must come from `make_sessionmaker(engine,
+write=True)`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import ColumnElement, and_, exists, or_, select, update
+from sqlalchemy.orm import Session, aliased, sessionmaker
+
+from db.models import Job, JobStatus
+from db.session import WRITE_OPTION, session_scope
+
+Clock = Callable[[], dt.datetime]
+
+RUN_KEY = "run_key"  # the payload field that ties a job to a run
+
+JOB_COLUMNS = [
+    "id",
+    "kind",
+    "status",
+    "run_key",
+    "progress",
+    "message",
+    "lease_owner",
+    "lease_expires",
+    "created",
+    "updated",
+]
+
+
+class LeaseLost(RuntimeError):
+    """This worker no longer holds the job's lease: another worker owns it, or it is finished."""
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    id: int
+    kind: str
+    status: JobStatus
+    payload: dict[str, Any]
+    run_key: str | None  # payload["run_key"], if any
+    progress: float  # fraction done, 0..1
+    message: str | None
+    lease_owner: str | None  # the worker that runs (or last ran) the job
+    lease_expires: dt.datetime | None  # UTC; None once finished
+    created: dt.datetime  # UTC
+    updated: dt.datetime  # UTC
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# ---------------------------------------------------------------------------------------------
+# Writes (a transaction each, on a write session factory)
+
+
+def enqueue(session: Session, kind: str, payload: dict[str, Any]) -> JobInfo:
+    """Add a queued job; the caller's transaction commits it."""
+    run_key = payload.get(RUN_KEY)
+    if run_key is not None and not isinstance(run_key, str):
+        raise ValueError(f"job payload {RUN_KEY!r} must be a string, not {type(run_key).__name__}")
+    job = Job(kind=kind, status=JobStatus.QUEUED, payload=payload, progress=0.0)
+    session.add(job)
+    session.flush()
+    session.refresh(job)  # server-side created/updated
+    return _info(job)
+
+
+def claim(
+    session_factory: sessionmaker[Session],
+    worker_id: str,
+    lease_seconds: float,
+    kinds: Sequence[str] | None = None,
+    now: Clock | None = None,
+) -> JobInfo | None:
+    """Take the oldest claimable job and lease it to `worker_id` for `lease_seconds` seconds.
+
+    Claimable: queued, or running with an expired lease (its worker crashed), and the oldest
+    unfinished job of its run (see the module docstring). `kinds` restricts the job kinds this
+    worker handles. Returns None when nothing is claimable.
+    """
+    _require_writer(session_factory)
+    at = _utc((now or utc_now)())
+    with session_scope(session_factory) as session:
+        query = select(Job).where(_claimable(at)).order_by(Job.id).limit(1)
+        if kinds is not None:
+            query = query.where(Job.kind.in_(list(kinds)))
+        job = session.execute(query.with_for_update(skip_locked=True)).scalar_one_or_none()
+        if job is None:
+            return None
+        job.status = JobStatus.RUNNING
+        job.lease_owner = worker_id
+        job.lease_expires = at + dt.timedelta(seconds=lease_seconds)
+        session.flush()
+        session.refresh(job)
+        return _info(job)
+
+
+def heartbeat(
+    session_factory: sessionmaker[Session],
+    job_id: int,
+    worker_id: str,
+    progress: float | None,
+    message: str | None,
+    lease_seconds: float,
+    now: Clock | None = None,
+) -> None:
+    """Extend the lease by `lease_seconds` from now and record progress (fraction 0..1).
+
+    `progress=None` keeps the stored progress; `message` always replaces the stored one.
+    Raises LeaseLost if `worker_id` does not hold the job (another worker took it over after
+    the lease expired, or it is finished).
+    """
+    if progress is not None and not 0.0 <= progress <= 1.0:
+        raise ValueError(f"progress is a fraction in [0, 1], got {progress}")
+    _require_writer(session_factory)
+    at = _utc((now or utc_now)())
+    values: dict[str, Any] = {
+        "lease_expires": at + dt.timedelta(seconds=lease_seconds),
+        "message": message,
+    }
+    if progress is not None:
+        values["progress"] = progress
+    _update_owned(session_factory, job_id, worker_id, values, action="heartbeat")
+
+
+def finish(
+    session_factory: sessionmaker[Session],
+    job_id: int,
+    worker_id: str,
+    ok: bool,
+    message: str | None,
+) -> None:
+    """Mark the job done (ok) or failed, with `message`; releases the run for its next job.
+
+    Raises LeaseLost if `worker_id` does not hold the job. `lease_owner` is kept as the record
+    of who ran it.
+    """
+    _require_writer(session_factory)
+    values: dict[str, Any] = {
+        "status": JobStatus.DONE if ok else JobStatus.FAILED,
+        "message": message,
+        "lease_expires": None,
+    }
+    if ok:
+        values["progress"] = 1.0
+    _update_owned(session_factory, job_id, worker_id, values, action="finish")
+
+
+# ---------------------------------------------------------------------------------------------
+# Reads
+
+
+def job_status(session: Session, job_id: int) -> JobInfo:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise LookupError(f"no job {job_id} in the ledger; check the job id or the database URL")
+    return _info(job)
+
+
+def list_jobs(session: Session, status: JobStatus | None = None) -> pd.DataFrame:
+    """Jobs oldest first (columns JOB_COLUMNS; status as its string value, times in UTC)."""
+    query = select(Job).order_by(Job.id)
+    if status is not None:
+        query = query.where(Job.status == status)
+    rows = [_info(job) for job in session.execute(query).scalars()]
+    frame = pd.DataFrame(
+        [
+            (
+                j.id,
+                j.kind,
+                j.status.value,
+                j.run_key,
+                j.progress,
+                j.message,
+                j.lease_owner,
+                j.lease_expires,
+                j.created,
+                j.updated,
+            )
+            for j in rows
+        ],
+        columns=JOB_COLUMNS,
+    )
+    return frame.astype({"id": "int64", "progress": "float64"})
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _claimable(at: dt.datetime) -> ColumnElement[bool]:
+    older = aliased(Job)
+    run_key = Job.payload[RUN_KEY].as_string()
+    # NULL run_key compares unknown, so a job without a run never has an older sibling.
+    older_unfinished = exists().where(
+        older.payload[RUN_KEY].as_string() == run_key,
+        older.id < Job.id,
+        older.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]),
+    )
+    return and_(
+        or_(
+            Job.status == JobStatus.QUEUED,
+            and_(Job.status == JobStatus.RUNNING, Job.lease_expires < at),
+        ),
+        ~older_unfinished,
+    )
+
+
+def _update_owned(
+    session_factory: sessionmaker[Session],
+    job_id: int,
+    worker_id: str,
+    values: dict[str, Any],
+    *,
+    action: str,
+) -> None:
+    with session_scope(session_factory) as session:
+        result = session.execute(
+            update(Job)
+            .where(
+                Job.id == job_id,
+                Job.lease_owner == worker_id,
+                Job.status == JobStatus.RUNNING,
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:
+            return
+        job = session.get(Job, job_id)
+    if job is None:
+        raise LookupError(f"no job {job_id} in the ledger (worker {worker_id!r} tried to {action})")
+    if job.status != JobStatus.RUNNING:
+        raise LeaseLost(
+            f"worker {worker_id!r} cannot {action} job {job_id}: it is already "
+            f"{job.status.value} (finished by {job.lease_owner!r})"
+        )
+    raise LeaseLost(
+        f"worker {worker_id!r} cannot {action} job {job_id}: worker {job.lease_owner!r} holds "
+        "its lease. Usually the lease expired because the handler reported progress less often "
+        "than lease_seconds, and another worker took the job over; report more often or raise "
+        "lease_seconds."
+    )
+
+
+def _require_writer(factory: sessionmaker[Session]) -> None:
+    bind = factory.kw.get("bind")
+    if bind is not None and not bind.get_execution_options().get(WRITE_OPTION, False):
+        # On SQLite a read session's deferred BEGIN fails with "database is locked" when it
+        # upgrades to a write while another connection writes.
+        raise ValueError(
+            "job writes need a write session factory: pass make_sessionmaker(engine, write=True)"
+        )
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        raise ValueError(f"times must be timezone-aware (UTC), got naive {value}")
+    return value.astimezone(dt.UTC)
+
+
+def _read_utc(value: dt.datetime | None) -> dt.datetime | None:
+    # SQLite returns the stored UTC time without its zone; PostgreSQL returns it aware.
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _info(job: Job) -> JobInfo:
+    created = _read_utc(job.created)
+    updated = _read_utc(job.updated)
+    assert created is not None and updated is not None
+    return JobInfo(
+        id=job.id,
+        kind=job.kind,
+        status=job.status,
+        payload=dict(job.payload),
+        run_key=job.payload.get(RUN_KEY),
+        progress=job.progress,
+        message=job.message,
+        lease_owner=job.lease_owner,
+        lease_expires=_read_utc(job.lease_expires),
+        created=created,
+        updated=updated,
+    )
