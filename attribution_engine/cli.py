@@ -81,6 +81,13 @@ def _parser() -> argparse.ArgumentParser:
     _common(attribute)
     attribute.set_defaults(handler=_attribute)
 
+    worker = commands.add_parser("worker", help="run queued train / attribute jobs")
+    worker.add_argument("--once", action="store_true", help="at most one job, then exit")
+    worker.add_argument("--poll", type=float, default=2.0, help="seconds between polls")
+    worker.add_argument("--lease", type=float, default=600.0, help="seconds a job is held")
+    _common(worker)
+    worker.set_defaults(handler=_worker)
+
     database = commands.add_parser("db", help="ledger schema: `provenance db upgrade`")
     database.add_argument("action", choices=("upgrade", "check"))
     database.add_argument("--db", help="ledger URL (default: PROVENANCE_DB_URL)")
@@ -228,6 +235,28 @@ def _attribute(args: argparse.Namespace) -> None:
     )
     print(verdict, file=sys.stderr)
     print(run_id)
+
+
+def _worker(args: argparse.Namespace) -> None:
+    import os
+    import socket
+
+    from attribution_engine.jobs import handlers
+    from db.worker import run_worker
+
+    factory = _ledger(args)
+    if factory is None:
+        raise ValueError("the worker needs the ledger: give --db URL or set PROVENANCE_DB_URL")
+    worker_id = f"{socket.gethostname()}:{os.getpid()}"
+    done = run_worker(
+        factory,
+        handlers(args.out, factory),
+        worker_id,
+        poll_seconds=args.poll,
+        lease_seconds=args.lease,
+        once=args.once,
+    )
+    print(f"{worker_id}: {done} job(s) finished")
 
 
 def _db(args: argparse.Namespace) -> None:

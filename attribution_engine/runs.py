@@ -15,6 +15,7 @@ import json
 import secrets
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,6 +78,7 @@ def train(
     lenient: bool = False,
     progress: bool = True,
     ledger: sessionmaker | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> str:
     """Prepare and run a new attributed training run; returns its id."""
     corpus = load_corpus(corpus_path, lenient=lenient)
@@ -131,7 +133,7 @@ def train(
         "targets": [asdict(t) for t in targets],
     }
     _write_json(path / "recipe.json", recipe)
-    execute(path, progress=progress, ledger=ledger)
+    execute(path, progress=progress, ledger=ledger, on_progress=on_progress)
     return run_id
 
 
@@ -162,9 +164,15 @@ def clip_reference(reference: Reference, tokenizer, context: int) -> Reference:
     return Reference(reference.kind, reference.doc_ids, tuple(clipped))
 
 
-def execute(path: Path, progress: bool = True, ledger: sessionmaker | None = None) -> LoopResult:
-    """Run (or resume) the training loop of the run at `path` and write its results (and, with
-    a ledger, commit its progress there at every checkpoint)."""
+def execute(
+    path: Path,
+    progress: bool = True,
+    ledger: sessionmaker | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> LoopResult:
+    """Run (or resume) the training loop of the run at `path` and write its results. With a
+    ledger, progress is committed there at every checkpoint; `on_progress(done, total)` is
+    called after each checkpoint (a worker's heartbeat)."""
     recipe = json.loads((path / "recipe.json").read_text())
     config = TrainConfig(**recipe["config"])
     torch.set_num_threads(config.threads)
@@ -186,6 +194,14 @@ def execute(path: Path, progress: bool = True, ledger: sessionmaker | None = Non
             f"{recipe['run_id']}: {len(rows)} rows, {schedule.shape[0]} steps; {estimate}",
             file=sys.stderr,
         )
+    total = int(schedule.shape[0])
+
+    def checkpointed(done: int, partial: LoopResult) -> None:
+        if writer is not None:
+            writer.commit(done, partial)
+        if on_progress is not None:
+            on_progress(done, total)
+
     started = time.perf_counter()
     result = run_loop(
         model,
@@ -197,7 +213,7 @@ def execute(path: Path, progress: bool = True, ledger: sessionmaker | None = Non
         schedule,
         path / "checkpoints",
         progress=progress,
-        on_checkpoint=None if writer is None else writer.commit,
+        on_checkpoint=checkpointed,
     )
     np.savez(path / "results.npz", **asdict(result))
     model.save_pretrained(path / "model")
@@ -230,6 +246,7 @@ def attribute(
     out: Path,
     progress: bool = True,
     ledger: sessionmaker | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> str:
     """Replay a finished run with new targets attached (all in one pass); returns the new id."""
     parent = run_dir(out, parent_id)
@@ -257,7 +274,7 @@ def attribute(
         parent={"run_id": parent_id, "path": str(parent.resolve())},
     )
     _write_json(path / "recipe.json", recipe)
-    execute(path, progress=progress, ledger=ledger)
+    execute(path, progress=progress, ledger=ledger, on_progress=on_progress)
     return run_id
 
 

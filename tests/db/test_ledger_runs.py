@@ -130,3 +130,27 @@ def test_killed_writer_resumes_to_the_same_ledger(empty_url, tmp_path):
     columns = ["doc_key", "value", "raw_value"]
     assert second[3][columns].equals(first[3][columns])
     assert [v.values.tolist() for v in second[4]] == [v.values.tolist() for v in first[4]]
+
+
+def test_worker_runs_a_queued_job_and_reports_progress(empty_url, tmp_path):
+    from db.jobs import enqueue, job_status
+    from db.models import JobStatus
+    from db.schema import upgrade
+
+    corpus = tmp_path / "corpus.jsonl"
+    write_corpus(corpus)
+    upgrade(make_engine(empty_url))
+    factory = make_sessionmaker(make_engine(empty_url), write=True)
+    config = {"steps": 10, "batch_rows": 8, "checkpoint_every": 5}
+    with session_scope(factory) as session:
+        job = enqueue(session, "train", {"corpus": str(corpus), "config": config})
+    out = tmp_path / "out"
+    last = finished("worker", "--once", "--db", empty_url, "--out", str(out), "--quiet")
+    assert last.endswith("1 job(s) finished")
+    with session_scope(factory) as session:
+        info = job_status(session, job.id)
+    assert info.status is JobStatus.DONE and info.progress == 1.0
+    (run_id,) = [p.name for p in (out / "runs").iterdir()]
+    with session_scope(factory) as session:
+        run = session.execute(select(Run).where(Run.run_key == run_id)).scalar_one()
+        assert (run.committed_step, run.status) == (10, RunStatus.DONE)
