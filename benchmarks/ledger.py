@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import sys
 import tempfile
 import time
 import uuid
@@ -70,8 +71,11 @@ def run_backend(url: str, n_documents: int, n_targets: int, n_queries: int, seed
     for key in keys:
         raw = rng.standard_normal(n_documents) * 1e-3
         specific = raw + rng.standard_normal(n_documents) * 1e-4
+        target_start = time.perf_counter()
         with session_scope(write) as session:
             write_document_values(session, "bench", key, ids, raw, specific)
+        # Per-target progress: the write slows as the table and its indexes grow.
+        print(f"  {key}: {time.perf_counter() - target_start:.1f} s", file=sys.stderr, flush=True)
     values_s = time.perf_counter() - start
 
     latencies = []

@@ -1,0 +1,219 @@
+"""The bulk value writer (executemany on SQLite, binary COPY on PostgreSQL) against the slow,
+obviously correct path: plain ORM inserts of DocumentValue rows."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from db.models import DocumentValue, Run, RunKind, Target, TargetOrigin
+from db.repository import (
+    DocumentRecord,
+    TargetRecord,
+    add_targets,
+    create_run,
+    document_contributions,
+    document_ids,
+    top_documents,
+    upsert_corpus,
+    values_by,
+    write_document_values,
+)
+from db.session import make_sessionmaker, session_scope
+
+# Values that a text round trip or a float32 would change, and the extremes of float64.
+AWKWARD = [
+    0.1 + 0.2,
+    1e-300,
+    -0.0,
+    5e-324,
+    -5e-324,
+    1 / 3,
+    -2 / 3,
+    1.7976931348623157e308,
+    -1.7976931348623157e308,
+    2.2250738585072014e-308,
+    123456789.12345679,
+    1e16 + 2,
+]
+
+
+def _ledger(engine, n_documents: int, runs: list[str]) -> np.ndarray:
+    """A corpus of n documents, the given runs each with targets t1 and t2; the documents' ids."""
+    docs = [
+        DocumentRecord(
+            doc_key=f"d{i:06d}",
+            text=f"text {i}",
+            sha256=hashlib.sha256(f"text {i}".encode()).hexdigest(),
+            source=["news", "books", None][i % 3],
+            title=f"Title {i}",
+        )
+        for i in range(n_documents)
+    ]
+    with session_scope(make_sessionmaker(engine, write=True)) as session:
+        corpus = upsert_corpus(session, "e" * 64, "corpus.jsonl", docs)
+        for run_key in runs:
+            create_run(session, run_key, RunKind.TRAIN, {}, corpus_id=corpus.id)
+            add_targets(
+                session,
+                run_key,
+                [
+                    TargetRecord("t1", "one", TargetOrigin.UPLOADED),
+                    TargetRecord("t2", "two", TargetOrigin.FILE),
+                ],
+            )
+        return np.fromiter(document_ids(session, corpus.id).values(), dtype=np.int64)
+
+
+def _write_slowly(session, run_key: str, target_key: str, ids, raw, specific) -> None:
+    """The reference: one ORM object per row, totals with math.fsum."""
+    run = session.execute(select(Run).where(Run.run_key == run_key)).scalar_one()
+    target = session.execute(
+        select(Target).where(Target.run_id == run.id, Target.target_key == target_key)
+    ).scalar_one()
+    session.add_all(
+        DocumentValue(run_id=run.id, target_id=target.id, document_id=d, raw=r, specific=s)
+        for d, r, s in zip(ids, raw, specific, strict=True)
+    )
+    target.raw_positive_total = math.fsum(r for r in raw if r > 0)
+    target.specific_positive_total = math.fsum(s for s in specific if s > 0)
+    session.flush()
+
+
+def _stored(session, run_key: str, target_key: str) -> pd.DataFrame:
+    rows = session.execute(
+        select(DocumentValue.document_id, DocumentValue.raw, DocumentValue.specific)
+        .join(Run, Run.id == DocumentValue.run_id)
+        .join(Target, Target.id == DocumentValue.target_id)
+        .where(Run.run_key == run_key, Target.target_key == target_key)
+        .order_by(DocumentValue.document_id)
+    ).all()
+    return pd.DataFrame(rows, columns=["document_id", "raw", "specific"])
+
+
+def _bits(values) -> list[int]:
+    return np.asarray(values, dtype=np.float64).view(np.int64).tolist()
+
+
+def test_awkward_values_round_trip_exactly(ledger):
+    ids = _ledger(ledger, len(AWKWARD), ["r"])
+    raw = np.array(AWKWARD)
+    specific = -raw[::-1]
+    with session_scope(make_sessionmaker(ledger, write=True)) as session:
+        write_document_values(session, "r", "t1", ids, raw, specific)
+    with session_scope(make_sessionmaker(ledger)) as session:
+        stored = _stored(session, "r", "t1")
+    assert stored["document_id"].tolist() == sorted(ids.tolist())
+    by_id = dict(zip(ids.tolist(), zip(raw.tolist(), specific.tolist(), strict=True), strict=True))
+    want = np.array([by_id[d] for d in stored["document_id"]])
+    zero = want == 0.0
+    # Every non-zero value comes back bit for bit. SQLite stores a zero REAL as the integer 0,
+    # so -0.0 may come back as 0.0 there (on either write path); it still compares equal.
+    assert _bits(stored[["raw", "specific"]].to_numpy()[~zero]) == _bits(want[~zero])
+    assert (stored[["raw", "specific"]].to_numpy()[zero] == 0.0).all()
+
+
+@pytest.mark.parametrize("n_documents", [1, 10_000])  # x 2 targets: 20,000 rows
+def test_bulk_write_equals_orm_inserts(ledger, n_documents):
+    ids = _ledger(ledger, n_documents, ["fast", "slow"])
+    rng = np.random.default_rng(n_documents)
+    # Unsorted ids, ties, zeros and negatives: the reads must not depend on insertion order.
+    order = rng.permutation(n_documents)
+    raw = np.round(rng.standard_normal(n_documents), 2) * 1e-3
+    specific = raw + rng.standard_normal(n_documents) * 1e-17
+    specific[::7] = 0.0
+    write = make_sessionmaker(ledger, write=True)
+    for key, sign in (("t1", 1.0), ("t2", -1.0)):
+        with session_scope(write) as session:
+            write_document_values(
+                session, "fast", key, ids[order], sign * raw[order], specific[order]
+            )
+        with session_scope(write) as session:
+            _write_slowly(session, "slow", key, ids.tolist(), (sign * raw).tolist(), specific)
+
+    with session_scope(make_sessionmaker(ledger)) as session:
+        for key in ("t1", "t2"):
+            fast, slow = _stored(session, "fast", key), _stored(session, "slow", key)
+            assert _bits(fast[["raw", "specific"]]) == _bits(slow[["raw", "specific"]])
+            assert fast["document_id"].tolist() == slow["document_id"].tolist()
+            for by in ("specific", "raw"):
+                for ascending in (False, True):
+                    pd.testing.assert_frame_equal(
+                        top_documents(session, "fast", key, 100, by=by, ascending=ascending),
+                        top_documents(session, "slow", key, 100, by=by, ascending=ascending),
+                    )
+            pd.testing.assert_frame_equal(
+                values_by(session, "fast", key), values_by(session, "slow", key)
+            )
+        pd.testing.assert_frame_equal(
+            document_contributions(session, "fast", "d000000"),
+            document_contributions(session, "slow", "d000000"),
+        )
+
+
+def test_writing_twice_replaces_and_is_idempotent(ledger):
+    ids = _ledger(ledger, 500, ["r"])
+    rng = np.random.default_rng(1)
+    raw, specific = rng.standard_normal(500), rng.standard_normal(500)
+    write, read = make_sessionmaker(ledger, write=True), make_sessionmaker(ledger)
+
+    def snapshot():
+        with session_scope(read) as session:
+            return (
+                _stored(session, "r", "t1"),
+                top_documents(session, "r", "t1", 50),
+                top_documents(session, "r", "t1", 50, by="raw", ascending=True),
+                document_contributions(session, "r", "d000123"),
+            )
+
+    with session_scope(write) as session:
+        write_document_values(session, "r", "t1", ids[::-1], raw[::-1], specific[::-1])
+    first = snapshot()
+    with session_scope(write) as session:
+        write_document_values(session, "r", "t1", ids, raw, specific)
+        write_document_values(session, "r", "t1", ids, raw, specific)
+    for a, b in zip(first, snapshot(), strict=True):
+        pd.testing.assert_frame_equal(a, b)
+
+    # A replacement with fewer documents leaves exactly those.
+    with session_scope(write) as session:
+        write_document_values(session, "r", "t1", ids[:10], raw[:10], specific[:10])
+    stored, top, *_ = snapshot()
+    assert stored["document_id"].tolist() == sorted(ids[:10].tolist())
+    assert len(top) == 10
+
+
+@pytest.mark.parametrize("failure", ["nan", "duplicate id", "unknown document"])
+def test_a_failed_write_leaves_the_previous_values(ledger, failure):
+    ids = _ledger(ledger, 300, ["r"])
+    rng = np.random.default_rng(2)
+    raw, specific = rng.standard_normal(300), rng.standard_normal(300)
+    write, read = make_sessionmaker(ledger, write=True), make_sessionmaker(ledger)
+    with session_scope(write) as session:
+        write_document_values(session, "r", "t1", ids, raw, specific)
+    with session_scope(read) as session:
+        before = (_stored(session, "r", "t1"), top_documents(session, "r", "t1", 50))
+
+    bad_ids, bad_raw = ids.copy(), raw * 2
+    if failure == "nan":
+        bad_raw[150] = math.nan
+        expected: type[Exception] = ValueError
+    elif failure == "duplicate id":
+        bad_ids[150] = bad_ids[149]
+        expected = IntegrityError
+    else:
+        bad_ids[150] = int(ids.max()) + 1000
+        expected = IntegrityError
+    with pytest.raises(expected), session_scope(write) as session:
+        write_document_values(session, "r", "t1", bad_ids, bad_raw, specific)
+
+    with session_scope(read) as session:
+        after = (_stored(session, "r", "t1"), top_documents(session, "r", "t1", 50))
+    for a, b in zip(before, after, strict=True):
+        pd.testing.assert_frame_equal(a, b)
