@@ -117,12 +117,10 @@ def _ledger(args: argparse.Namespace):
 
     A new, empty database gets the schema; an existing one must be at the code's revision.
     """
-    import os
-
     from db.schema import check_schema, current_revision, upgrade
     from db.session import make_engine, make_sessionmaker
 
-    url = args.db or os.environ.get("PROVENANCE_DB_URL")
+    url = _ledger_url(args)
     if not url:
         return None
     engine = make_engine(url)
@@ -259,13 +257,24 @@ def _worker(args: argparse.Namespace) -> None:
     print(f"{worker_id}: {done} job(s) finished")
 
 
-def _db(args: argparse.Namespace) -> None:
+def _ledger_url(args: argparse.Namespace) -> str | None:
+    """--db, else PROVENANCE_DB_URL (with PROVENANCE_DB_PASSWORD_FILE), else None."""
     import os
 
+    from db.session import ENV_URL, url_from_environment
+
+    if args.db:
+        return args.db
+    if os.environ.get(ENV_URL):
+        return url_from_environment(os.environ, getattr(args, "out", DEFAULT_OUT))
+    return None
+
+
+def _db(args: argparse.Namespace) -> None:
     from db.schema import check_schema, head_revision, upgrade
     from db.session import make_engine, safe_url
 
-    url = args.db or os.environ.get("PROVENANCE_DB_URL")
+    url = _ledger_url(args)
     if not url:
         raise ValueError("give --db URL or set PROVENANCE_DB_URL")
     engine = make_engine(url)

@@ -3,6 +3,7 @@ is committed, and a process killed at random points (inside commits too) resumes
 final ledger as an uninterrupted run."""
 
 import json
+import os
 import random
 import signal
 import subprocess
@@ -154,3 +155,26 @@ def test_worker_runs_a_queued_job_and_reports_progress(empty_url, tmp_path):
     with session_scope(factory) as session:
         run = session.execute(select(Run).where(Run.run_key == run_id)).scalar_one()
         assert (run.committed_step, run.status) == (10, RunStatus.DONE)
+
+
+def test_db_upgrade_and_check_from_the_environment(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    env = {**os.environ, "PROVENANCE_DB_URL": url}
+    done = subprocess.run(
+        [sys.executable, "-m", "attribution_engine.cli", "db", "check"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 2 and "provenance db upgrade" in done.stderr
+    for action in ("upgrade", "check"):
+        done = subprocess.run(
+            [sys.executable, "-m", "attribution_engine.cli", "db", action],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "schema at revision" in done.stdout
