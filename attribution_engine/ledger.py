@@ -27,9 +27,13 @@ from db.repository import (
     upsert_corpus,
     write_document_values,
     write_efficiency,
+    write_snapshots,
     write_visits,
 )
 from db.session import session_scope
+
+# Trajectory points per commit: the documents leading by specific value at that moment.
+SNAPSHOT_DOCUMENTS = 20
 
 
 class LedgerWriter:
@@ -93,6 +97,8 @@ class LedgerWriter:
                 write_document_values(
                     session, self.run_key, target, key_ids, raw[:, v], specific[:, v]
                 )
+                top = np.argsort(-specific[:, v], kind="stable")[:SNAPSHOT_DOCUMENTS]
+                write_snapshots(session, self.run_key, target, done, key_ids[top], specific[top, v])
             row_ids = np.array([ids[doc] for doc in self.row_docs], dtype=np.int64)
             new_steps = range(run.committed_step, done)
             for step in new_steps:

@@ -30,6 +30,7 @@ from db.models import (
     RunStatus,
     Target,
     TargetOrigin,
+    ValueSnapshot,
     VisitValues,
 )
 
@@ -429,6 +430,42 @@ def write_visits(
     session.execute(delete(VisitValues).filter_by(**key))
     payload = pack_visits(document_ids, values)
     session.execute(insert(VisitValues), [{**key, "n_rows": len(document_ids), "payload": payload}])
+
+
+def write_snapshots(
+    session: Session,
+    run_key: str,
+    target_key: str,
+    step: int,
+    document_ids: np.ndarray,
+    values: np.ndarray,
+) -> None:
+    """Store (replace) cumulative values of the top documents of (run, target) after `step`."""
+    run = _run(session, run_key)
+    target = _target(session, run, target_key)
+    key = {"run_id": run.id, "target_id": target.id, "step": step}
+    session.execute(delete(ValueSnapshot).filter_by(**key))
+    rows = [
+        {**key, "document_id": d, "value": v}
+        for d, v in zip(np.asarray(document_ids).tolist(), np.asarray(values).tolist(), strict=True)
+    ]
+    if rows:
+        session.execute(insert(ValueSnapshot), rows)
+
+
+def trajectories(session: Session, run_key: str, target_key: str) -> pd.DataFrame:
+    """Snapshots of (run, target): step, doc_key, value (cumulative nats), by document, step."""
+    run = _run(session, run_key)
+    target = _target(session, run, target_key)
+    rows = session.execute(
+        select(ValueSnapshot.step, Document.doc_key, ValueSnapshot.value)
+        .join(Document, Document.id == ValueSnapshot.document_id)
+        .where(ValueSnapshot.run_id == run.id, ValueSnapshot.target_id == target.id)
+        .order_by(Document.doc_key, ValueSnapshot.step)
+    ).all()
+    return pd.DataFrame(rows, columns=["step", "doc_key", "value"]).astype(
+        {"step": "int64", "value": "float64"}
+    )
 
 
 def read_visits(session: Session, run_key: str, target_key: str) -> list[Visits]:

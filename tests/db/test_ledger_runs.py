@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from attribution_engine.ranking import top_documents as file_top
 from db.models import Run, RunStatus
-from db.repository import read_visits, top_documents
+from db.repository import read_visits, top_documents, trajectories
 from db.session import make_engine, make_sessionmaker, session_scope
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -71,6 +71,13 @@ def test_run_commits_to_the_ledger_and_matches_the_files(empty_url, tmp_path):
     assert top["doc_key"].tolist() == [r.doc_id for r in from_files]
     assert top["value"].tolist() == [r.value for r in from_files]  # exact float64 round trip
     assert top["doc_key"].iloc[0] == "doc-004"
+    factory = make_sessionmaker(make_engine(empty_url))
+    with session_scope(factory) as session:
+        points = trajectories(session, run_id, "copy")
+    final = points[points["step"] == 30].sort_values("value", ascending=False)
+    assert sorted(set(points["step"])) == list(range(5, 31, 5))
+    assert final["doc_key"].tolist() == top["doc_key"].tolist()[:20]
+    assert final["value"].tolist() == top["value"].tolist()[:20]
     shown = json.loads(
         finished(
             "top",
