@@ -424,12 +424,18 @@ def write_visits(
     values: np.ndarray,
 ) -> None:
     """Store (replace) the per-visit values of one step for one target."""
+    key = _clear_step(session, VisitValues, run_key, target_key, step)
+    payload = pack_visits(document_ids, values)
+    session.execute(insert(VisitValues), [{**key, "n_rows": len(document_ids), "payload": payload}])
+
+
+def _clear_step(session: Session, model: type, run_key: str, target_key: str, step: int) -> dict:
+    """Delete the rows of `model` for (run, target, step) and return that key, for a replace."""
     run = _run(session, run_key)
     target = _target(session, run, target_key)
     key = {"run_id": run.id, "target_id": target.id, "step": step}
-    session.execute(delete(VisitValues).filter_by(**key))
-    payload = pack_visits(document_ids, values)
-    session.execute(insert(VisitValues), [{**key, "n_rows": len(document_ids), "payload": payload}])
+    session.execute(delete(model).filter_by(**key))
+    return key
 
 
 def write_snapshots(
@@ -441,10 +447,7 @@ def write_snapshots(
     values: np.ndarray,
 ) -> None:
     """Store (replace) cumulative values of the top documents of (run, target) after `step`."""
-    run = _run(session, run_key)
-    target = _target(session, run, target_key)
-    key = {"run_id": run.id, "target_id": target.id, "step": step}
-    session.execute(delete(ValueSnapshot).filter_by(**key))
+    key = _clear_step(session, ValueSnapshot, run_key, target_key, step)
     rows = [
         {**key, "document_id": d, "value": v}
         for d, v in zip(np.asarray(document_ids).tolist(), np.asarray(values).tolist(), strict=True)
