@@ -300,7 +300,10 @@ def write_document_values(
 _VALUE_COLUMNS = "run_id, target_id, document_id, raw, specific"
 # Page cache for one SQLite bulk write, in KiB (1 GiB): the rank indexes of a million-document
 # target and the slice of the (run, document) index it touches fit, so no dirty page spills.
-_SQLITE_BULK_CACHE_KIB = 1_048_576
+# PRAGMA values cannot be bound, so both statements are literals: a 1 GiB page cache for the
+# bulk insert, then SQLite's default (-2000 KiB), which every ledger connection starts with.
+_SQLITE_BULK_CACHE = "PRAGMA cache_size=-1048576"
+_SQLITE_DEFAULT_CACHE = "PRAGMA cache_size=-2000"
 
 
 def _insert_values(
@@ -352,24 +355,16 @@ def _insert_values_sqlite(
     # per index at a million documents), far beyond the default 2 MB page cache: every insert
     # then evicts a dirty page to the WAL. A page cache that holds them measured 3.4x faster
     # at 1,000,000 documents (db/README.md); pages are only allocated as they are used, and
-    # the connection's own setting is restored afterwards.
-    (previous,) = cursor.execute("PRAGMA cache_size").fetchone()
-    cursor.execute(f"PRAGMA cache_size={-_SQLITE_BULK_CACHE_KIB}")
+    # the connection's default setting is restored afterwards.
+    cursor.execute(_SQLITE_BULK_CACHE)
     try:
         # Python floats are the float64 values themselves: sqlite3 binds them as REAL.
         cursor.executemany(
             f"INSERT INTO document_values ({_VALUE_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
-            zip(
-                [run_id] * len(ids),
-                [target_id] * len(ids),
-                ids.tolist(),
-                raw.tolist(),
-                specific.tolist(),
-                strict=True,
-            ),
+            _value_rows(run_id, target_id, ids, raw, specific),
         )
     finally:
-        cursor.execute(f"PRAGMA cache_size={int(previous)}")
+        cursor.execute(_SQLITE_DEFAULT_CACHE)
 
 
 def _copy_values_postgresql(
@@ -386,15 +381,19 @@ def _copy_values_postgresql(
     # per-row foreign-key checks, which the schema keeps on purpose.
     with cursor.copy(f"COPY document_values ({_VALUE_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
         copy.set_types(["int4", "int4", "int4", "float8", "float8"])
-        for row in zip(
-            [run_id] * len(ids),
-            [target_id] * len(ids),
-            ids.tolist(),
-            raw.tolist(),
-            specific.tolist(),
-            strict=True,
-        ):
+        for row in _value_rows(run_id, target_id, ids, raw, specific):
             copy.write_row(row)
+
+
+def _value_rows(
+    run_id: int, target_id: int, ids: np.ndarray, raw: np.ndarray, specific: np.ndarray
+) -> Iterable[tuple[int, int, int, float, float]]:
+    """(run_id, target_id, document_id, raw, specific) tuples in _VALUE_COLUMNS order; Python
+    floats are the float64 values themselves."""
+    n = len(ids)
+    return zip(
+        [run_id] * n, [target_id] * n, ids.tolist(), raw.tolist(), specific.tolist(), strict=True
+    )
 
 
 def pack_visits(document_ids: np.ndarray, values: np.ndarray) -> bytes:

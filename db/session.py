@@ -84,7 +84,12 @@ def make_engine(url: str | URL) -> Engine:
     parsed = make_url(url)
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")  # the driver we ship
-    engine = create_engine(parsed, hide_parameters=True, pool_pre_ping=True)
+    # sqlite3's own `timeout` sets the busy timeout (a PRAGMA value cannot be a bound parameter).
+    sqlite = parsed.get_backend_name() == "sqlite"
+    connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000} if sqlite else {}
+    engine = create_engine(
+        parsed, hide_parameters=True, pool_pre_ping=True, connect_args=connect_args
+    )
     if engine.dialect.name == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -101,7 +106,6 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable in WAL up to the last checkpoint
         cursor.close()
