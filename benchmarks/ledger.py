@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 import tempfile
 import time
@@ -67,7 +68,7 @@ def run_backend(url: str, n_documents: int, n_targets: int, n_queries: int, seed
         ids = np.fromiter(document_ids(session, corpus.id).values(), dtype=np.int64)
     documents_s = time.perf_counter() - start
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for key in keys:
         raw = rng.standard_normal(n_documents) * 1e-3
         specific = raw + rng.standard_normal(n_documents) * 1e-4
@@ -77,6 +78,9 @@ def run_backend(url: str, n_documents: int, n_targets: int, n_queries: int, seed
         # Per-target progress: the write slows as the table and its indexes grow.
         print(f"  {key}: {time.perf_counter() - target_start:.1f} s", file=sys.stderr, flush=True)
     values_s = time.perf_counter() - start
+    # This process's CPU seconds: on SQLite all the database work, so a figure that other
+    # load on a shared machine inflates far less than the wall time.
+    values_cpu_s = time.process_time() - cpu_start
 
     latencies = []
     for key in rng.choice(keys, size=n_queries):
@@ -94,7 +98,9 @@ def run_backend(url: str, n_documents: int, n_targets: int, n_queries: int, seed
         "rows": n_documents * n_targets,
         "documents_write_s": round(documents_s, 2),
         "values_write_s": round(values_s, 2),
+        "values_write_cpu_s": round(values_cpu_s, 2),
         "values_rows_per_s": round(n_documents * n_targets / values_s),
+        "load_average_1min": round(os.getloadavg()[0], 1),
         "top50_p50_ms": round(float(np.percentile(ms, 50)), 2),
         "top50_p95_ms": round(float(np.percentile(ms, 95)), 2),
     }

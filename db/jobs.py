@@ -87,7 +87,7 @@ def enqueue(session: Session, kind: str, payload: dict[str, Any]) -> JobInfo:
     run_key = payload.get(RUN_KEY)
     if run_key is not None and not isinstance(run_key, str):
         raise ValueError(f"job payload {RUN_KEY!r} must be a string, not {type(run_key).__name__}")
-    job = Job(kind=kind, status=JobStatus.QUEUED, payload=payload, progress=0.0)
+    job = Job(kind=kind, status=JobStatus.QUEUED, payload=payload, run_key=run_key, progress=0.0)
     session.add(job)
     session.flush()
     session.refresh(job)  # server-side created/updated
@@ -219,10 +219,10 @@ def list_jobs(session: Session, status: JobStatus | None = None) -> pd.DataFrame
 
 def _claimable(at: dt.datetime) -> ColumnElement[bool]:
     older = aliased(Job)
-    run_key = Job.payload[RUN_KEY].as_string()
     # NULL run_key compares unknown, so a job without a run never has an older sibling.
+    # ix_jobs_run_key (run_key, id) answers this per candidate.
     older_unfinished = exists().where(
-        older.payload[RUN_KEY].as_string() == run_key,
+        older.run_key == Job.run_key,
         older.id < Job.id,
         older.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]),
     )
@@ -304,7 +304,7 @@ def _info(job: Job) -> JobInfo:
         kind=job.kind,
         status=job.status,
         payload=dict(job.payload),
-        run_key=job.payload.get(RUN_KEY),
+        run_key=job.run_key,
         progress=job.progress,
         message=job.message,
         lease_owner=job.lease_owner,

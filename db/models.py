@@ -19,6 +19,8 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
+    Boolean,
     DateTime,
     Double,
     Enum,
@@ -32,6 +34,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, mapped_column, relationship
 
 # Deterministic constraint names, so Alembic can drop and alter them on every backend.
@@ -186,31 +189,65 @@ class Target(Base):
     run: Mapped[Run] = relationship(back_populates="targets", lazy="raise")
 
 
+# Ranks 1..RANK_INDEXED and the same number from the bottom, by raw and by specific value, are
+# the rows the partial rank indexes hold: every top-k / bottom-k read the product makes.
+RANK_INDEXED = 1024
+# document_values.id = target_id * KEY_STRIDE + document_id (see DocumentValue).
+KEY_STRIDE = 1 << 32
+
+
+def value_key(target_id: int, document_id: int) -> int:
+    """The primary key of a (target, document) value row; document ids stay below 2**32."""
+    return target_id * KEY_STRIDE + document_id
+
+
 class DocumentValue(Base):
-    """Absolute cumulative value of one document for one target in one run (in nats).
+    """Absolute cumulative value of one document for one target (in nats), with its ranks.
 
     `raw` is the plain Shapley value; `specific` is the target-specific (contrastive) value.
     Written as absolute numbers, never incremented, so replaying a commit is idempotent.
+
+    Physical layout, chosen for the million-document write (db/README.md, "Bulk value
+    writes"): the primary key packs (target, document) into one integer (`value_key`), so on
+    SQLite the row lives in the table's own rowid B-tree and a target's rows are appended in
+    order, with no second B-tree for a composite key. A target belongs to one run, so the key
+    also names the run. `rank_raw` / `rank_specific` are 1-based positions in the target's
+    order (value descending, ties by document id descending), computed by the writer; `tail`
+    marks the RANK_INDEXED highest and lowest rows of either ranking, the only rows the two
+    partial rank indexes hold. `document_id` carries no foreign key: the writer checks every id
+    against the run's corpus in the same transaction, and a corpus cannot be deleted while a
+    run uses it (runs.corpus_id is RESTRICT); the per-row check cost 12% of the write.
     """
 
     __tablename__ = "document_values"
     __table_args__ = (
-        # document_id closes each ranking index so ties come back in a fixed order, read
-        # straight off the index (no sort of a target's million rows for a top-50).
-        Index("ix_document_values_rank_raw", "run_id", "target_id", "raw", "document_id"),
-        Index("ix_document_values_rank_specific", "run_id", "target_id", "specific", "document_id"),
-        Index("ix_document_values_run_document", "run_id", "document_id"),
+        Index(
+            "ix_document_values_tail_raw",
+            "target_id",
+            "rank_raw",
+            sqlite_where=sql_text("tail = 1"),
+            postgresql_where=sql_text("tail"),
+        ),
+        Index(
+            "ix_document_values_tail_specific",
+            "target_id",
+            "rank_specific",
+            sqlite_where=sql_text("tail = 1"),
+            postgresql_where=sql_text("tail"),
+        ),
     )
 
-    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
-    target_id: Mapped[int] = mapped_column(
-        ForeignKey("targets.id", ondelete="CASCADE"), primary_key=True
+    # value_key(target_id, document_id). INTEGER on SQLite makes it the rowid; BIGINT elsewhere.
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
     )
-    document_id: Mapped[int] = mapped_column(
-        ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
-    )
+    target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"))
+    document_id: Mapped[int] = mapped_column(Integer)
     raw: Mapped[float] = mapped_column(Double)
     specific: Mapped[float] = mapped_column(Double)
+    rank_raw: Mapped[int] = mapped_column(Integer)
+    rank_specific: Mapped[int] = mapped_column(Integer)
+    tail: Mapped[bool] = mapped_column(Boolean)
 
 
 class VisitValues(Base):
@@ -265,10 +302,15 @@ class EfficiencyPoint(Base):
 
 class Job(Base):
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_status_created", "status", "created"),)
+    __table_args__ = (
+        Index("ix_jobs_status_created", "status", "created"),
+        Index("ix_jobs_run_key", "run_key", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(64))
+    # The run a job works on (payload["run_key"], copied at enqueue): one running job per run.
+    run_key: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[JobStatus] = mapped_column(_enum(JobStatus, "job_status"))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     progress: Mapped[float] = mapped_column(Double, default=0.0, server_default="0")

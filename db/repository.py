@@ -16,11 +16,13 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Select, delete, func, insert, select
+from sqlalchemy import ColumnElement, Select, delete, func, insert, select, true
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from db.models import (
+    KEY_STRIDE,
+    RANK_INDEXED,
     Corpus,
     Document,
     DocumentValue,
@@ -32,6 +34,7 @@ from db.models import (
     TargetOrigin,
     ValueSnapshot,
     VisitValues,
+    value_key,
 )
 
 RankBy = Literal["specific", "raw"]
@@ -270,7 +273,8 @@ def write_document_values(
 ) -> None:
     """Replace all values of (run, target) with these absolute cumulative values (nats).
 
-    Also stores the exact sums of positive values on the target (the "share" denominator).
+    Also stores each row's ranks and the exact sums of positive values on the target (the
+    "share" denominator). Every document id must belong to the run's corpus.
     """
     ids = np.asarray(document_ids, dtype=np.int64)
     raw_a = np.asarray(raw, dtype=np.float64)
@@ -284,33 +288,56 @@ def write_document_values(
         raise ValueError(f"values for target {target_key!r} contain NaN or infinity")
     run = _run(session, run_key)
     target = _target(session, run, target_key)
+    order = np.argsort(ids, kind="stable")
+    ids, raw_a, spec_a = ids[order], raw_a[order], spec_a[order]
+    if len(ids) and (np.diff(ids) == 0).any():
+        raise ValueError(f"values for target {target_key!r} name a document id twice")
+    _check_documents(session, run, ids)
+    low = value_key(target.id, 0)
     session.execute(
-        delete(DocumentValue).where(
-            DocumentValue.run_id == run.id, DocumentValue.target_id == target.id
-        )
+        delete(DocumentValue).where(DocumentValue.id >= low, DocumentValue.id < low + KEY_STRIDE)
     )
     if len(ids):
-        _insert_values(session, run.id, target.id, ids, raw_a, spec_a)
+        _insert_values(session, target.id, ids, raw_a, spec_a)
     target.raw_positive_total = math.fsum(raw_a[raw_a > 0].tolist())
     target.specific_positive_total = math.fsum(spec_a[spec_a > 0].tolist())
     session.flush()
 
 
+def _check_documents(session: Session, run: Run, ids: np.ndarray) -> None:
+    """Raise unless every id (sorted, unique) is a document of the run's corpus.
+
+    document_values.document_id has no foreign key (see DocumentValue); this is its check.
+    A corpus's documents are inserted together, so their ids are usually one contiguous range
+    and the check is a comparison; otherwise the corpus's ids are read once.
+    """
+    if not len(ids):
+        return
+    scope = Document.corpus_id == run.corpus_id if run.corpus_id is not None else true()
+    low, high, count = session.execute(
+        select(func.min(Document.id), func.max(Document.id), func.count()).where(scope)
+    ).one()
+    if count and high - low + 1 == count:
+        unknown = ids[(ids < low) | (ids > high)]
+    else:
+        known = np.fromiter(session.execute(select(Document.id).where(scope)).scalars(), np.int64)
+        unknown = ids[~np.isin(ids, known)]
+    if len(unknown):
+        raise LookupError(
+            f"run {run.run_key!r}: {len(unknown)} document id(s) are not documents of its corpus "
+            f"(first: {unknown[:5].tolist()}); look the ids up with document_ids(session, "
+            "corpus_id)"
+        )
+
+
 # The columns the bulk writers fill, in this order.
-_VALUE_COLUMNS = "run_id, target_id, document_id, raw, specific"
-# Page cache for one SQLite bulk write, in KiB (1 GiB): the rank indexes of a million-document
-# target and the slice of the (run, document) index it touches fit, so no dirty page spills.
-# PRAGMA values cannot be bound, so both statements are literals: a 1 GiB page cache for the
-# bulk insert, then SQLite's default (-2000 KiB), which every ledger connection starts with.
-_SQLITE_BULK_CACHE = "PRAGMA cache_size=-1048576"
-_SQLITE_DEFAULT_CACHE = "PRAGMA cache_size=-2000"
+_VALUE_COLUMNS = "id, target_id, document_id, raw, specific, rank_raw, rank_specific, tail"
 
 
 def _insert_values(
     session: Session,
-    run_id: int,
     target_id: int,
-    ids: np.ndarray,  # int64 (N,)
+    ids: np.ndarray,  # int64 (N,), ascending
     raw: np.ndarray,  # float64 (N,)
     specific: np.ndarray,  # float64 (N,)
 ) -> None:
@@ -319,20 +346,22 @@ def _insert_values(
     A target carries up to a million rows per commit, so the ORM and Core executemany (a dict
     and bind processing per row) dominate the write; see db/README.md for the measurements.
     Both paths run on the connection the session already holds, so the rows commit or roll
-    back with the session's transaction. Rows go in document-id order: the primary key then
-    grows by appends and the (run, document) index is updated in one ordered sweep, rather
-    than both at random places.
+    back with the session's transaction. Rows go in document-id order, so their keys grow and
+    each row is appended to the table's B-tree.
     """
-    order = np.argsort(ids, kind="stable")
-    ids, raw, specific = ids[order], raw[order], specific[order]
     connection = session.connection()
     dbapi_error = connection.dialect.loaded_dbapi.Error
     cursor = connection.connection.driver_connection.cursor()
+    rows = _value_rows(target_id, ids, raw, specific)
     try:
         if connection.dialect.name == "postgresql":
-            _copy_values_postgresql(cursor, run_id, target_id, ids, raw, specific)
+            _copy_values_postgresql(cursor, rows)
         else:
-            _insert_values_sqlite(cursor, run_id, target_id, ids, raw, specific)
+            # Python floats are the float64 values themselves: sqlite3 binds them as REAL.
+            cursor.executemany(
+                f"INSERT INTO document_values ({_VALUE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
     except dbapi_error as err:
         # The same exception classes (IntegrityError, ...) the Core insert raised, with the
         # parameters hidden as on the engine.
@@ -343,57 +372,52 @@ def _insert_values(
         cursor.close()
 
 
-def _insert_values_sqlite(
-    cursor: Any,
-    run_id: int,
-    target_id: int,
-    ids: np.ndarray,
-    raw: np.ndarray,
-    specific: np.ndarray,
-) -> None:
-    # The two rank indexes take each row at a random place inside the target's range (~40 MB
-    # per index at a million documents), far beyond the default 2 MB page cache: every insert
-    # then evicts a dirty page to the WAL. A page cache that holds them measured 3.4x faster
-    # at 1,000,000 documents (db/README.md); pages are only allocated as they are used, and
-    # the connection's default setting is restored afterwards.
-    cursor.execute(_SQLITE_BULK_CACHE)
-    try:
-        # Python floats are the float64 values themselves: sqlite3 binds them as REAL.
-        cursor.executemany(
-            f"INSERT INTO document_values ({_VALUE_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
-            _value_rows(run_id, target_id, ids, raw, specific),
-        )
-    finally:
-        cursor.execute(_SQLITE_DEFAULT_CACHE)
-
-
-def _copy_values_postgresql(
-    cursor: Any,
-    run_id: int,
-    target_id: int,
-    ids: np.ndarray,
-    raw: np.ndarray,
-    specific: np.ndarray,
-) -> None:
+def _copy_values_postgresql(cursor: Any, rows: Iterable[tuple]) -> None:
     # COPY in binary format: float8 travels as its 8 IEEE bytes, so no value is rounded
     # through text, and the server parses no statement per row. Measured against psycopg's
-    # executemany in db/README.md ("Bulk value writes"); most of what remains is the server's
-    # per-row foreign-key checks, which the schema keeps on purpose.
+    # executemany in db/README.md ("Bulk value writes").
     with cursor.copy(f"COPY document_values ({_VALUE_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(["int4", "int4", "int4", "float8", "float8"])
-        for row in _value_rows(run_id, target_id, ids, raw, specific):
+        copy.set_types(["int8", "int4", "int4", "float8", "float8", "int4", "int4", "bool"])
+        for row in rows:
             copy.write_row(row)
 
 
 def _value_rows(
-    run_id: int, target_id: int, ids: np.ndarray, raw: np.ndarray, specific: np.ndarray
-) -> Iterable[tuple[int, int, int, float, float]]:
-    """(run_id, target_id, document_id, raw, specific) tuples in _VALUE_COLUMNS order; Python
-    floats are the float64 values themselves."""
+    target_id: int, ids: np.ndarray, raw: np.ndarray, specific: np.ndarray
+) -> Iterable[tuple[int, int, int, float, float, int, int, bool]]:
+    """Rows in _VALUE_COLUMNS order for ids in ascending order; Python floats are the float64
+    values themselves."""
     n = len(ids)
-    return zip(
-        [run_id] * n, [target_id] * n, ids.tolist(), raw.tolist(), specific.tolist(), strict=True
+    rank_raw, rank_specific = value_ranks(ids, raw), value_ranks(ids, specific)
+    tail = (
+        (rank_raw <= RANK_INDEXED)
+        | (rank_raw > n - RANK_INDEXED)
+        | (rank_specific <= RANK_INDEXED)
+        | (rank_specific > n - RANK_INDEXED)
     )
+    return zip(
+        (ids + value_key(target_id, 0)).tolist(),
+        [target_id] * n,
+        ids.tolist(),
+        raw.tolist(),
+        specific.tolist(),
+        rank_raw.tolist(),
+        rank_specific.tolist(),
+        tail.tolist(),
+        strict=True,
+    )
+
+
+def value_ranks(ids: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """1-based rank of each row by value descending, ties by document id descending.
+
+    `ids` must be ascending: a stable ascending sort then orders ties by id ascending, and its
+    reverse is the ranking order.
+    """
+    order = np.argsort(values, kind="stable")[::-1]
+    ranks = np.empty(len(values), dtype=np.int64)
+    ranks[order] = np.arange(1, len(values) + 1)
+    return ranks
 
 
 def pack_visits(document_ids: np.ndarray, values: np.ndarray) -> bytes:
@@ -547,28 +571,30 @@ def top_documents(
         raise ValueError(f"by must be 'specific' or 'raw', not {by!r}")
     run = _run(session, run_key)
     target = _target(session, run, target_key)
-    column = DocumentValue.specific if by == "specific" else DocumentValue.raw
-    order = (
-        (column.asc(), DocumentValue.document_id.asc())
-        if ascending
-        else (column.desc(), DocumentValue.document_id.desc())
-    )
-    ranked = (
-        select(DocumentValue.document_id, DocumentValue.raw, DocumentValue.specific)
-        .where(DocumentValue.run_id == run.id, DocumentValue.target_id == target.id)
-        .order_by(*order)
-        .limit(k)
-        .subquery()
-    )
-    ranked_column = ranked.c.specific if by == "specific" else ranked.c.raw
-    rows = session.execute(
-        select(Document.doc_key, ranked.c.raw, ranked.c.specific, Document.source, Document.title)
-        .join(ranked, ranked.c.document_id == Document.id)
-        .order_by(
-            ranked_column.asc() if ascending else ranked_column.desc(),
-            ranked.c.document_id.asc() if ascending else ranked.c.document_id.desc(),
+    rank = DocumentValue.rank_specific if by == "specific" else DocumentValue.rank_raw
+    query = (
+        select(
+            Document.doc_key,
+            DocumentValue.raw,
+            DocumentValue.specific,
+            Document.source,
+            Document.title,
         )
-    ).all()
+        .select_from(DocumentValue)
+        .join(Document, Document.id == DocumentValue.document_id)
+        .order_by(rank.desc() if ascending else rank.asc())
+        .limit(k)
+    )
+    if k <= RANK_INDEXED:
+        # The partial rank index holds exactly these rows (SQLite uses it only when the query
+        # repeats its condition); the key range would make SQLite sort the whole target.
+        query = query.where(
+            DocumentValue.target_id == target.id,
+            DocumentValue.tail == True,  # noqa: E712 (SQL, not Python)
+        )
+    else:
+        query = query.where(_of_target(target.id))
+    rows = session.execute(query).all()
     total = target.specific_positive_total if by == "specific" else target.raw_positive_total
     frame = pd.DataFrame(
         [
@@ -603,8 +629,9 @@ def values_by(
     target = _target(session, run, target_key)
     rows = session.execute(
         select(getattr(Document, field), DocumentValue.raw, DocumentValue.specific)
+        .select_from(DocumentValue)
         .join(Document, Document.id == DocumentValue.document_id)
-        .where(DocumentValue.run_id == run.id, DocumentValue.target_id == target.id)
+        .where(_of_target(target.id))
     ).all()
     frame = pd.DataFrame(rows, columns=[field, "raw", "specific"])
     frame[field] = frame[field].fillna(UNKNOWN)
@@ -628,32 +655,35 @@ def document_contributions(session: Session, run_key: str, doc_key: str) -> pd.D
     values in the run.
     """
     run = _run(session, run_key)
-    rows = session.execute(
-        select(
-            Target.target_key,
-            Target.origin,
-            DocumentValue.target_id,
-            DocumentValue.raw,
-            DocumentValue.specific,
+    document_id = session.execute(
+        select(Document.id).where(Document.doc_key == doc_key, Document.corpus_id == run.corpus_id)
+    ).scalar_one_or_none()
+    columns = ["target_key", "origin", "raw", "specific", "rank_specific"]
+    if document_id is None:
+        return pd.DataFrame([], columns=columns).astype(
+            {"raw": "float64", "specific": "float64", "rank_specific": "int64"}
         )
-        .join(Document, Document.id == DocumentValue.document_id)
-        .join(Target, Target.id == DocumentValue.target_id)
-        .where(DocumentValue.run_id == run.id, Document.doc_key == doc_key)
+    targets = session.execute(
+        select(Target.id, Target.target_key, Target.origin)
+        .where(Target.run_id == run.id)
         .order_by(Target.id)
     ).all()
-    out = []
-    for target_key, origin, target_id, raw, spec in rows:
-        above = session.execute(
-            select(func.count()).where(
-                DocumentValue.run_id == run.id,
-                DocumentValue.target_id == target_id,
-                DocumentValue.specific > spec,
-            )
-        ).scalar_one()
-        out.append((target_key, origin.value, raw, spec, above + 1))
-    return pd.DataFrame(
-        out, columns=["target_key", "origin", "raw", "specific", "rank_specific"]
-    ).astype({"raw": "float64", "specific": "float64", "rank_specific": "int64"})
+    # One primary-key lookup per target: the key packs (target, document).
+    values = {
+        target_id: (raw, spec, rank)
+        for target_id, raw, spec, rank in session.execute(
+            select(
+                DocumentValue.target_id,
+                DocumentValue.raw,
+                DocumentValue.specific,
+                DocumentValue.rank_specific,
+            ).where(DocumentValue.id.in_([value_key(t.id, document_id) for t in targets]))
+        )
+    }
+    rows = [(t.target_key, t.origin.value, *values[t.id]) for t in targets if t.id in values]
+    return pd.DataFrame(rows, columns=columns).astype(
+        {"raw": "float64", "specific": "float64", "rank_specific": "int64"}
+    )
 
 
 def negative_documents(session: Session, run_key: str, by: RankBy = "specific") -> pd.DataFrame:
@@ -672,15 +702,22 @@ def negative_documents(session: Session, run_key: str, by: RankBy = "specific") 
             Document.source,
             Document.title,
         )
+        .select_from(DocumentValue)
         .join(Document, Document.id == DocumentValue.document_id)
         .join(Target, Target.id == DocumentValue.target_id)
-        .where(DocumentValue.run_id == run.id, column < 0)
+        .where(Target.run_id == run.id, column < 0)
         .order_by(column.asc(), Document.id, Target.id)
     )
     return pd.DataFrame(
         session.execute(query).all(),
         columns=["doc_key", "target_key", "raw", "specific", "source", "title"],
     ).astype({"raw": "float64", "specific": "float64"})
+
+
+def _of_target(target_id: int) -> ColumnElement[bool]:
+    """The value rows of one target: a range of the primary key (see DocumentValue)."""
+    low = value_key(target_id, 0)
+    return (DocumentValue.id >= low) & (DocumentValue.id < low + KEY_STRIDE)
 
 
 def efficiency_series(session: Session, run_key: str) -> pd.DataFrame:

@@ -9,10 +9,17 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import event, select
 
-from db.models import DocumentValue, Run, RunKind, Target, TargetOrigin
+from db.models import (
+    RANK_INDEXED,
+    DocumentValue,
+    Run,
+    RunKind,
+    Target,
+    TargetOrigin,
+    value_key,
+)
 from db.repository import (
     DocumentRecord,
     TargetRecord,
@@ -25,7 +32,8 @@ from db.repository import (
     values_by,
     write_document_values,
 )
-from db.session import make_sessionmaker, session_scope
+from db.schema import upgrade
+from db.session import make_engine, make_sessionmaker, session_scope
 
 # Values that a text round trip or a float32 would change, and the extremes of float64.
 AWKWARD = [
@@ -72,14 +80,37 @@ def _ledger(engine, n_documents: int, runs: list[str]) -> np.ndarray:
 
 
 def _write_slowly(session, run_key: str, target_key: str, ids, raw, specific) -> None:
-    """The reference: one ORM object per row, totals with math.fsum."""
+    """The reference: ranks by Python's sort of (value, id) pairs, one ORM object per row,
+    totals with math.fsum."""
     run = session.execute(select(Run).where(Run.run_key == run_key)).scalar_one()
     target = session.execute(
         select(Target).where(Target.run_id == run.id, Target.target_key == target_key)
     ).scalar_one()
+    n = len(ids)
+
+    def ranks(values):
+        order = sorted(range(n), key=lambda i: (values[i], ids[i]), reverse=True)
+        return {i: position + 1 for position, i in enumerate(order)}
+
+    rank_raw, rank_specific = ranks(list(raw)), ranks(list(specific))
+
+    def tail(i):
+        return any(
+            r <= RANK_INDEXED or r > n - RANK_INDEXED for r in (rank_raw[i], rank_specific[i])
+        )
+
     session.add_all(
-        DocumentValue(run_id=run.id, target_id=target.id, document_id=d, raw=r, specific=s)
-        for d, r, s in zip(ids, raw, specific, strict=True)
+        DocumentValue(
+            id=value_key(target.id, ids[i]),
+            target_id=target.id,
+            document_id=ids[i],
+            raw=raw[i],
+            specific=specific[i],
+            rank_raw=rank_raw[i],
+            rank_specific=rank_specific[i],
+            tail=tail(i),
+        )
+        for i in range(n)
     )
     target.raw_positive_total = math.fsum(r for r in raw if r > 0)
     target.specific_positive_total = math.fsum(s for s in specific if s > 0)
@@ -88,13 +119,22 @@ def _write_slowly(session, run_key: str, target_key: str, ids, raw, specific) ->
 
 def _stored(session, run_key: str, target_key: str) -> pd.DataFrame:
     rows = session.execute(
-        select(DocumentValue.document_id, DocumentValue.raw, DocumentValue.specific)
-        .join(Run, Run.id == DocumentValue.run_id)
+        select(
+            DocumentValue.document_id,
+            DocumentValue.raw,
+            DocumentValue.specific,
+            DocumentValue.rank_raw,
+            DocumentValue.rank_specific,
+            DocumentValue.tail,
+        )
         .join(Target, Target.id == DocumentValue.target_id)
+        .join(Run, Run.id == Target.run_id)
         .where(Run.run_key == run_key, Target.target_key == target_key)
         .order_by(DocumentValue.document_id)
     ).all()
-    return pd.DataFrame(rows, columns=["document_id", "raw", "specific"])
+    return pd.DataFrame(
+        rows, columns=["document_id", "raw", "specific", "rank_raw", "rank_specific", "tail"]
+    )
 
 
 def _bits(values) -> list[int]:
@@ -142,12 +182,16 @@ def test_bulk_write_equals_orm_inserts(ledger, n_documents):
             fast, slow = _stored(session, "fast", key), _stored(session, "slow", key)
             assert _bits(fast[["raw", "specific"]]) == _bits(slow[["raw", "specific"]])
             assert fast["document_id"].tolist() == slow["document_id"].tolist()
-            for by in ("specific", "raw"):
-                for ascending in (False, True):
-                    pd.testing.assert_frame_equal(
-                        top_documents(session, "fast", key, 100, by=by, ascending=ascending),
-                        top_documents(session, "slow", key, 100, by=by, ascending=ascending),
-                    )
+            stored = ["rank_raw", "rank_specific", "tail"]
+            assert fast[stored].to_numpy().tolist() == slow[stored].to_numpy().tolist()
+            # k <= RANK_INDEXED reads the partial rank index, a larger k sorts the target.
+            for k in (100, 3 * RANK_INDEXED):
+                for by in ("specific", "raw"):
+                    for ascending in (False, True):
+                        pd.testing.assert_frame_equal(
+                            top_documents(session, "fast", key, k, by=by, ascending=ascending),
+                            top_documents(session, "slow", key, k, by=by, ascending=ascending),
+                        )
             pd.testing.assert_frame_equal(
                 values_by(session, "fast", key), values_by(session, "slow", key)
             )
@@ -206,10 +250,10 @@ def test_a_failed_write_leaves_the_previous_values(ledger, failure):
         expected: type[Exception] = ValueError
     elif failure == "duplicate id":
         bad_ids[150] = bad_ids[149]
-        expected = IntegrityError
+        expected = ValueError
     else:
         bad_ids[150] = int(ids.max()) + 1000
-        expected = IntegrityError
+        expected = LookupError
     with pytest.raises(expected), session_scope(write) as session:
         write_document_values(session, "r", "t1", bad_ids, bad_raw, specific)
 
@@ -217,3 +261,34 @@ def test_a_failed_write_leaves_the_previous_values(ledger, failure):
         after = (_stored(session, "r", "t1"), top_documents(session, "r", "t1", 50))
     for a, b in zip(before, after, strict=True):
         pd.testing.assert_frame_equal(a, b)
+
+
+def test_top_k_reads_the_partial_rank_index_on_sqlite(tmp_path):
+    """The top-50 query must not sort a target's rows: SQLite's plan names the rank index."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'plan.sqlite3'}")
+    upgrade(engine)
+    ids = _ledger(engine, 3000, ["r"])
+    rng = np.random.default_rng(3)
+    with session_scope(make_sessionmaker(engine, write=True)) as session:
+        write_document_values(session, "r", "t1", ids, *rng.standard_normal((2, 3000)))
+    statements = []
+
+    def remember(conn, cursor, statement, parameters, context, executemany):
+        if "ORDER BY document_values.rank_" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", remember)
+    try:
+        with session_scope(make_sessionmaker(engine)) as session:
+            for by in ("specific", "raw"):
+                assert len(top_documents(session, "r", "t1", 50, by=by)) == 50
+                assert len(top_documents(session, "r", "t1", 50, by=by, ascending=True)) == 50
+    finally:
+        event.remove(engine, "before_cursor_execute", remember)
+    assert len(statements) == 4
+    with engine.connect() as connection:
+        for statement, parameters in statements:
+            plan = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+            details = " ".join(row[-1] for row in plan)
+            assert "ix_document_values_tail_" in details, details
+            assert "TEMP B-TREE" not in details, details

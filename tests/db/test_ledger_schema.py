@@ -26,7 +26,7 @@ def test_upgrade_an_empty_database_from_any_directory(empty_engine, tmp_path, mo
     monkeypatch.chdir(tmp_path)
     assert current_revision(empty_engine) is None
     upgrade(empty_engine)
-    assert current_revision(empty_engine) == head_revision() == "0001"
+    assert current_revision(empty_engine) == head_revision()
     check_schema(empty_engine)
     tables = set(inspect(empty_engine).get_table_names())
     assert set(Base.metadata.tables) <= tables
@@ -66,7 +66,8 @@ def test_check_schema_refuses_an_empty_database(empty_url):
 def test_check_schema_refuses_an_old_revision(ledger):
     with ledger.begin() as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = '0000old'"))
-    with pytest.raises(SchemaOutOfDate, match="is at revision 0000old, the code needs 0001"):
+    needs = f"is at revision 0000old, the code needs {head_revision()}"
+    with pytest.raises(SchemaOutOfDate, match=needs):
         check_schema(ledger)
 
 
