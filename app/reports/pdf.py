@@ -1,0 +1,205 @@
+"""The PDF report (fpdf2), for people: the same sections as the HTML, the charts as static
+PNG images rendered by kaleido through the system's Chromium (no network), and the report's
+SHA-256 on every page. Text uses DejaVu Sans (Debian's fonts-dejavu-core), so any Unicode in
+corpus or target text prints; without it the PDF falls back to a core font and replaces the
+characters Latin-1 cannot hold with '?'.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+from fpdf import FPDF
+
+from app.reports.charts import figures
+
+FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
+SNIPPET = 500  # characters of a document printed around its longest common span
+CHART_WIDTH, CHART_HEIGHT = 900, 420  # pixels of each chart image
+
+
+class ChartExportError(ValueError):
+    """Charts could not be rendered to images; says what to install. A ValueError so that the
+    CLI reports it as a fixable problem (an install, or --format html) rather than a crash."""
+
+
+def render_pdf(document: dict, *, charts: bool = True) -> bytes:
+    report = document["report"]
+    pdf = _Pdf(document["sha256"])
+    pdf.add_page()
+    pdf.heading(f"Provenance report: target {report['target']['key']}", 16)
+    pdf.line_text(f"Report SHA-256: {document['sha256']}", size=8)
+    pdf.heading("Target")
+    if report["target"]["prompt"]:
+        pdf.line_text(f"Prompt: {report['target']['prompt']}")
+    pdf.line_text(report["target"]["text"])
+    pdf.heading("Model and run")
+    for key, value in report["run"].items():
+        pdf.line_text(f"{key}: {value}")
+    pdf.heading("Method")
+    for key, value in report["method"].items():
+        if key != "approximations":
+            pdf.line_text(f"{key}: {value}")
+    for item in report["method"]["approximations"]:
+        pdf.line_text(f"- {item}")
+    pdf.heading("Efficiency check")
+    for key, value in report["efficiency"].items():
+        pdf.line_text(f"{key}: {value}")
+    pdf.heading("Top contributors")
+    _documents(pdf, report["contributors"], report["target"]["text"])
+    pdf.heading("Harmful documents (raised the target's loss)")
+    _documents(pdf, report["harmful"], report["target"]["text"])
+    pdf.heading("Rights holders")
+    for field, rows in report["rollups"].items():
+        pdf.line_text(f"By {field}: (specific, raw, share, takedown estimate in nats)", bold=True)
+        for r in rows:
+            share = "" if r["share"] is None else f"{r['share']:.1%}"
+            pdf.line_text(
+                f"{r[field]}: {r['documents']} documents, {r['specific']:+.6g}, {r['raw']:+.6g}, "
+                f"{share}, takedown {r['takedown_estimate']:+.6g}"
+            )
+    if charts:
+        pdf.heading("Charts")
+        for caption, png in chart_images(report):
+            height = pdf.epw * CHART_HEIGHT / CHART_WIDTH
+            if pdf.get_y() + height + 8 > pdf.page_break_trigger:
+                pdf.add_page()  # keep a caption on the page of its chart
+            pdf.line_text(caption, bold=True)
+            pdf.image(io.BytesIO(png), w=pdf.epw, h=height)
+    pdf.add_page()
+    _manifest(pdf, report["manifest"])
+    return bytes(pdf.output())
+
+
+def chart_images(report: dict) -> list[tuple[str, bytes]]:
+    """PNG bytes of every chart, through one kaleido browser session."""
+    import kaleido
+
+    shown = figures(report)
+    if not shown:
+        return []
+    try:
+        kaleido.start_sync_server(silence_warnings=True)
+    except Exception as error:  # kaleido raises its own types for a missing browser
+        raise ChartExportError(
+            f"kaleido could not start a browser to draw the charts ({error}); install Debian's "
+            "chromium (`apt-get install -y chromium`) or export with --format html"
+        ) from error
+    try:
+        with warnings.catch_warnings():
+            # plotly warns that per-call browser options are unused with a running server.
+            warnings.filterwarnings("ignore", message="The kopts argument is ignored")
+            return [
+                (c, f.to_image(format="png", width=CHART_WIDTH, height=CHART_HEIGHT))
+                for c, f in shown
+            ]
+    finally:
+        kaleido.stop_sync_server(silence_warnings=True)
+
+
+def _documents(pdf: _Pdf, rows: list[dict], target_text: str) -> None:
+    if not rows:
+        pdf.line_text("None.")
+    for r in rows:
+        share = "" if r["share"] is None else f", share {r['share']:.1%}"
+        pdf.line_text(
+            f"#{r['rank']} {r['doc_key']}: specific {r['specific']:+.6g}, raw {r['raw']:+.6g}"
+            f"{share}",
+            bold=True,
+        )
+        meta = ", ".join(f"{f}: {r[f]}" for f in ("title", "source", "author", "license") if r[f])
+        if meta:
+            pdf.line_text(meta, size=8)
+        ev = r["evidence"]
+        if ev:
+            span = ev["longest_span"]
+            copied = "no common word"
+            if span:
+                start, end = span["target"]
+                copied = f'longest span {span["words"]} words: "{target_text[start:end]}"'
+            pdf.line_text(
+                f"{ev['label']}; {copied}; n-gram overlap {ev['ngram_overlap']:.2f}, "
+                f"similarity {ev['similarity']:.3f}, BM25 {ev['bm25']:.3f}",
+                size=8,
+            )
+        text = r["text"]
+        centre = ev["longest_span"]["document"][0] if ev and ev["longest_span"] else 0
+        start = max(0, centre - SNIPPET // 3)
+        snippet = text[start : start + SNIPPET]
+        pdf.line_text(
+            ("..." if start else "") + snippet + ("..." if len(text) > start + SNIPPET else ""),
+            size=8,
+        )
+
+
+def _manifest(pdf: _Pdf, manifest: dict) -> None:
+    corpus = manifest["corpus"]
+    pdf.heading("Manifest")
+    for key, value in (
+        ("corpus SHA-256", corpus["sha256"]),
+        ("corpus file SHA-256", corpus["file_sha256"]),
+        ("corpus path", corpus["path"]),
+        ("documents", len(corpus["documents"])),
+        ("tokenizer SHA-256", manifest["tokenizer_sha256"]),
+        ("initial weights SHA-256", manifest["initial_weights_sha256"]),
+        ("final weights SHA-256", manifest["final_weights_sha256"]),
+        ("replay", manifest["replay"]),
+        ("seed", manifest["seed"]),
+        ("config", manifest["config"]),
+        ("code version", manifest["code_version"]),
+        ("packages", manifest["packages"]),
+    ):
+        pdf.line_text(f"{key}: {value}", size=8)
+    if corpus["skipped_lines"]:
+        pdf.line_text("Skipped input lines", bold=True)
+        for s in corpus["skipped_lines"]:
+            pdf.line_text(f"{s.get('location')}: {s.get('reason')}", size=8)
+    if manifest["run_files"]:
+        pdf.line_text("Run files (SHA-256)", bold=True)
+        for path, sha in manifest["run_files"].items():
+            pdf.line_text(f"{sha}  {path}", size=7)
+    pdf.line_text("Documents (SHA-256)", bold=True)
+    for d in corpus["documents"]:
+        pdf.line_text(f"{d['sha256']}  {d['doc_key']}", size=7)
+
+
+class _Pdf(FPDF):
+    def __init__(self, report_sha256: str):
+        super().__init__(format="A4")
+        self.report_sha256 = report_sha256
+        self.set_auto_page_break(auto=True, margin=15)
+        self.base_font = _font(self)
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font(self.base_font, size=7)
+        self.cell(
+            0, 5, self._safe(f"report SHA-256 {self.report_sha256}  ·  page {self.page_no()}")
+        )
+
+    def heading(self, text: str, size: int = 12) -> None:
+        self.set_font(self.base_font, style="B", size=size)
+        self.ln(2)
+        self.multi_cell(0, size * 0.5, self._safe(text), new_x="LMARGIN", new_y="NEXT")
+        self.ln(1)
+
+    def line_text(self, text: str, size: int = 9, bold: bool = False) -> None:
+        self.set_font(self.base_font, style="B" if bold else "", size=size)
+        self.multi_cell(0, size * 0.45, self._safe(str(text)), new_x="LMARGIN", new_y="NEXT")
+
+    def _safe(self, text: str) -> str:
+        if self.base_font == "DejaVu":
+            return text
+        return text.encode("latin-1", errors="replace").decode("latin-1")
+
+
+def _font(pdf: FPDF) -> str:
+    for directory in FONT_DIRS:
+        regular, bold = directory / "DejaVuSans.ttf", directory / "DejaVuSans-Bold.ttf"
+        if regular.is_file() and bold.is_file():
+            pdf.add_font("DejaVu", "", str(regular))
+            pdf.add_font("DejaVu", "B", str(bold))
+            return "DejaVu"
+    return "helvetica"

@@ -1,0 +1,95 @@
+"""The evidence and embedding-cache tables on SQLite and PostgreSQL: rows replace, reads keep
+to one parameter version, vectors round-trip bit for bit, and `ensure_evidence` computes each
+pair once."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from app.reports.gather import ensure_evidence, evidence_version
+from attribution_engine.evidence import Thresholds
+from db.evidence import (
+    EvidenceRecord,
+    evidence_frame,
+    lookup_embeddings,
+    read_evidence,
+    store_embeddings,
+    write_evidence,
+)
+from db.models import RunKind, TargetOrigin
+from db.repository import (
+    DocumentRecord,
+    TargetRecord,
+    add_targets,
+    create_run,
+    upsert_corpus,
+)
+from db.session import make_sessionmaker, session_scope
+
+TEXTS = {
+    "a": "The harbour froze early that winter, and the fishing boats stayed in port.",
+    "b": "Wheat prices rose after the drought in the southern provinces.",
+    "c": "Penguins huddle together through the long dark Antarctic winter.",
+}
+TARGET = "That winter the harbour froze early, so the fishing boats stayed in port."
+
+
+@pytest.fixture
+def factory(ledger):
+    factory = make_sessionmaker(ledger, write=True)
+    with session_scope(factory) as session:
+        docs = [
+            DocumentRecord(k, t, hashlib.sha256(t.encode()).hexdigest()) for k, t in TEXTS.items()
+        ]
+        corpus = upsert_corpus(session, "c" * 64, "corpus.jsonl", docs)
+        create_run(session, "run", RunKind.TRAIN, {}, corpus_id=corpus.id)
+        add_targets(session, "run", [TargetRecord("t", TARGET, TargetOrigin.UPLOADED)])
+    return factory
+
+
+def _record(doc_key: str, label: str, similarity: float) -> EvidenceRecord:
+    return EvidenceRecord(doc_key, label, 3, 0, 10, 5, 15, 0.25, similarity, 1.5, {"target": []})
+
+
+def test_evidence_rows_replace_and_reads_keep_to_their_version(factory):
+    with session_scope(factory) as session:
+        write_evidence(session, "run", "t", "v1", [_record("a", "verbatim", 0.9)])
+        write_evidence(session, "run", "t", "v1", [_record("a", "diffuse", 0.1 + 2**-40)])
+        write_evidence(session, "run", "t", "v2", [_record("b", "paraphrase", 0.7)])
+    with session_scope(factory) as session:
+        v1 = read_evidence(session, "run", "t", "v1")
+        assert list(v1) == ["a"] and v1["a"] == _record("a", "diffuse", 0.1 + 2**-40)
+        assert list(read_evidence(session, "run", "t", "v2")) == ["b"]
+        assert evidence_frame(session, "run", "t", "v2")["label"].tolist() == ["paraphrase"]
+        with pytest.raises(LookupError, match="not in the run's corpus"):
+            write_evidence(session, "run", "t", "v1", [_record("zz", "diffuse", 0.0)])
+
+
+def test_embeddings_round_trip_bit_for_bit(factory):
+    vectors = {"k1": np.random.default_rng(0).standard_normal(384).astype(np.float32)}
+    with session_scope(factory) as session:
+        store_embeddings(session, "model", vectors)
+        store_embeddings(session, "model", vectors)  # known keys are left alone
+    with session_scope(factory) as session:
+        found = lookup_embeddings(session, "model", ["k1", "k2"])
+        assert list(found) == ["k1"]
+        np.testing.assert_array_equal(found["k1"], vectors["k1"])
+        assert lookup_embeddings(session, "other model", ["k1"]) == {}
+
+
+def test_ensure_evidence_computes_each_pair_once(factory):
+    with session_scope(factory) as session:
+        first = ensure_evidence(session, "run", "t", ["a", "c"])
+    assert first["a"].label == "paraphrase" and first["c"].label == "diffuse"
+    assert first["a"].bm25 > first["c"].bm25 > 0  # "c" shares only "winter"
+    with session_scope(factory) as session:
+        again = ensure_evidence(session, "run", "t", ["c", "a"], compute=False)
+        assert again == first and list(again) == ["c", "a"]
+        strict = Thresholds(paraphrase_min_similarity=0.99)
+        assert evidence_version(strict) != evidence_version()
+        assert ensure_evidence(session, "run", "t", ["a"], compute=False, thresholds=strict) == {}
+        recomputed = ensure_evidence(session, "run", "t", ["a"], thresholds=strict)
+        assert recomputed["a"].label == "diffuse"
