@@ -13,8 +13,10 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
+# The demo ends by serving the UI on the demo's ledger (Ctrl-C stops it).
 demo: $(VENV)/.installed
-	$(VENV)/bin/provenance demo
+	$(VENV)/bin/provenance demo --out provenance-data
+	$(VENV)/bin/provenance ui --out provenance-data
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

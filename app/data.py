@@ -1,0 +1,233 @@
+"""Cached reads of the ledger for the pages, and the few writes the UI makes (enqueue a job).
+
+The engine and its sessionmakers live behind `st.cache_resource` (one per ledger URL and
+process); reads return DataFrames behind `st.cache_data` with a short TTL, so a page rerun
+does not query again, while progress written by a worker shows up within seconds. Every
+cached function takes the URL as its first argument: two ledgers never share a cache entry.
+
+Where the ledger is: `PROVENANCE_DB_URL`, else SQLite in the data directory
+(`PROVENANCE_DATA_DIR`, default `provenance-data`), via `db.session.url_from_environment`,
+the only reader of the database variables. `provenance ui` sets both for the server.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from db import jobs, overview, repository
+from db.schema import SchemaOutOfDate, check_schema, current_revision, upgrade
+from db.session import make_engine, make_sessionmaker, safe_url, session_scope, url_from_environment
+
+ENV_DATA_DIR = "PROVENANCE_DATA_DIR"
+DEFAULT_DATA_DIR = Path("provenance-data")  # the CLI's --out default
+READ_TTL_S = 5  # values change only at a worker's checkpoint commit
+JOBS_TTL_S = 1  # job progress is watched live
+
+
+def data_dir() -> Path:
+    """The data directory: runs, uploads and (by default) the SQLite ledger live there."""
+    return Path(os.environ.get(ENV_DATA_DIR) or DEFAULT_DATA_DIR)
+
+
+def ledger_url() -> str:
+    return url_from_environment(os.environ, data_dir())
+
+
+@dataclass(frozen=True)
+class Ledger:
+    engine: Engine
+    read: sessionmaker[Session]
+    write: sessionmaker[Session]
+
+
+@st.cache_resource(show_spinner=False)
+def _ledger(url: str) -> Ledger:
+    engine = make_engine(url)
+    # A brand-new database gets the schema, as `provenance train` does; an existing one at
+    # another revision is refused by check_schema below, never migrated behind the user's back.
+    if current_revision(engine) is None and _is_empty(engine):
+        upgrade(engine)
+    return Ledger(engine, make_sessionmaker(engine), make_sessionmaker(engine, write=True))
+
+
+def _is_empty(engine: Engine) -> bool:
+    from sqlalchemy import inspect
+
+    return not inspect(engine).get_table_names()
+
+
+def ledger() -> Ledger:
+    """The ledger of this server; stops the page with a fix-it message when it is unusable."""
+    url = ledger_url()
+    try:
+        handle = _ledger(url)
+        check_schema(handle.engine)
+    except SchemaOutOfDate as err:
+        st.error(f"The ledger's schema is out of date: {err}. Stop the UI, run it, start again.")
+        st.code("provenance db upgrade", language="bash")
+        st.stop()
+    except Exception as err:
+        st.error(
+            f"Cannot open the ledger at {safe_url(url)}: {type(err).__name__}. Check "
+            "PROVENANCE_DB_URL (or the data directory) and that the database is running."
+        )
+        st.stop()
+    return handle
+
+
+def read(url: str, fn, *args: Any, **kwargs: Any) -> Any:
+    """Call a repository read `fn(session, *args)` in a read transaction of the ledger at url
+    (pages call `ledger()` first, which stops them with a message when it is unusable)."""
+    with session_scope(_ledger(url).read) as session:
+        return fn(session, *args, **kwargs)
+
+
+# --- cached reads: the URL is part of every key ---------------------------------------------
+
+
+@st.cache_data(ttl=READ_TTL_S, show_spinner=False)
+def totals(url: str) -> overview.Totals:
+    return read(url, overview.totals)
+
+
+@st.cache_data(ttl=READ_TTL_S, show_spinner=False)
+def corpora(url: str) -> pd.DataFrame:
+    return read(url, overview.list_corpora)
+
+
+@st.cache_data(ttl=JOBS_TTL_S, show_spinner=False)
+def runs(url: str) -> pd.DataFrame:
+    return read(url, overview.list_runs)
+
+
+@st.cache_data(ttl=JOBS_TTL_S, show_spinner=False)
+def jobs_table(url: str) -> pd.DataFrame:
+    return read(url, jobs.list_jobs)
+
+
+@st.cache_data(ttl=READ_TTL_S, show_spinner=False)
+def targets(url: str, run_key: str | None = None) -> pd.DataFrame:
+    return read(url, overview.list_targets, run_key)
+
+
+@st.cache_data(ttl=READ_TTL_S, show_spinner=False)
+def target_text(url: str, run_key: str, target_key: str) -> tuple[str, str | None]:
+    return read(url, overview.target_text, run_key, target_key)
+
+
+@st.cache_data(ttl=READ_TTL_S, show_spinner=False)
+def top(
+    url: str, run_key: str, target_key: str, k: int, by: str, ascending: bool = False
+) -> pd.DataFrame:
+    return read(url, repository.top_documents, run_key, target_key, k, by=by, ascending=ascending)
+
+
+@st.cache_data(ttl=READ_TTL_S, show_spinner=False)
+def rollup(url: str, run_key: str, target_key: str | None, field: str) -> pd.DataFrame:
+    """By-field roll-up of one target, or of all user targets of the run (target_key None)."""
+    return read(url, overview.rollup, run_key, target_key, field)
+
+
+@st.cache_data(ttl=READ_TTL_S, show_spinner=False)
+def trajectories(url: str, run_key: str, target_key: str) -> pd.DataFrame:
+    return read(url, repository.trajectories, run_key, target_key)
+
+
+@st.cache_data(ttl=READ_TTL_S, show_spinner=False)
+def efficiency(url: str, run_key: str, target_key: str) -> overview.EfficiencyCheck | None:
+    return read(url, overview.efficiency_check, run_key, target_key)
+
+
+@st.cache_data(ttl=READ_TTL_S, show_spinner=False)
+def document(url: str, run_key: str, doc_key: str) -> overview.DocumentDetail:
+    return read(url, overview.document_detail, run_key, doc_key)
+
+
+@st.cache_data(ttl=READ_TTL_S, show_spinner=False)
+def contributions(url: str, run_key: str, doc_key: str) -> pd.DataFrame:
+    frame = read(url, repository.document_contributions, run_key, doc_key)
+    return frame[frame["origin"] != "reference"].reset_index(drop=True)
+
+
+@st.cache_data(ttl=READ_TTL_S, show_spinner=False)
+def negatives(url: str, run_key: str, by: str) -> pd.DataFrame:
+    """Negative (document, user target) pairs of a run, most negative first."""
+    frame = read(url, repository.negative_documents, run_key, by=by)
+    users = set(read(url, overview.list_targets, run_key)["target_key"])
+    return frame[frame["target_key"].isin(users)].reset_index(drop=True)
+
+
+def clear() -> None:
+    """Forget cached reads (after this process wrote to the ledger)."""
+    for fn in (totals, corpora, runs, jobs_table, targets, open_jobs):
+        fn.clear()
+
+
+# --- writes ------------------------------------------------------------------------------------
+
+
+def enqueue(kind: str, payload: dict[str, Any]) -> int:
+    """Queue a job for `provenance worker`; returns its id. The UI never runs the job itself."""
+    with session_scope(ledger().write) as session:
+        job_id = jobs.enqueue(session, kind, payload).id
+    clear()
+    return job_id
+
+
+@st.cache_data(ttl=JOBS_TTL_S, show_spinner=False)
+def open_jobs(url: str, kind: str) -> pd.DataFrame:
+    return read(url, overview.open_jobs, kind)
+
+
+# --- evidence and reports (app/reports/, db/evidence.py) ------------------------------------
+# app.reports is imported inside the functions: it pulls in the attribution engine (torch),
+# seconds that a page which shows no evidence should not pay.
+
+
+@st.cache_data(ttl=READ_TTL_S, show_spinner=False)
+def evidence(url: str, run_key: str, target_key: str) -> pd.DataFrame:
+    """The stored evidence of a target under the current evidence parameters
+    (`db.evidence.EVIDENCE_COLUMNS`); pairs not computed yet are absent."""
+    from app.reports import evidence_version
+    from db.evidence import evidence_frame
+
+    return read(url, evidence_frame, run_key, target_key, evidence_version())
+
+
+def compute_evidence(run_key: str, target_key: str, doc_keys: list[str]) -> int:
+    """Compute and store the missing evidence of these documents (loads the embedding model,
+    indexes the corpus for BM25: seconds); returns how many pairs the ledger now has."""
+    from app.reports import ensure_evidence
+
+    with session_scope(ledger().write) as session:
+        found = ensure_evidence(session, run_key, target_key, doc_keys)
+    evidence.clear()
+    return len(found)
+
+
+def run_dir(run_key: str) -> Path | None:
+    """The run's directory under the data directory, when it is there (the report's manifest
+    then hashes its files); None reports from the ledger alone, as `provenance report` does."""
+    path = data_dir() / "runs" / run_key
+    return path if (path / "recipe.json").is_file() else None
+
+
+def report(run_key: str, target_key: str, fmt: str) -> tuple[bytes, str]:
+    """(file bytes, SHA-256 of the JSON report) of one report: `app.reports.render_report`
+    split in two, as `export_report` does, so that drawing a PDF's charts (seconds) happens
+    after the transaction, not while it holds SQLite's write lock (missing evidence is
+    computed and stored on the way). Not cached: called on a button press only."""
+    from app.reports import build_report, envelope, render
+
+    with session_scope(ledger().write) as session:
+        document = envelope(build_report(session, run_key, target_key, run_dir=run_dir(run_key)))
+    evidence.clear()
+    return render(document, fmt), document["sha256"]

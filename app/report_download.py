@@ -1,0 +1,67 @@
+"""The provenance report download (DESIGN 7): one "Prepare" button per format, then the file.
+
+A report is rendered only when its button is pressed (a PDF draws its charts through Chromium:
+seconds), kept in the session state under (run, target, format) and offered with
+`st.download_button` on every rerun after that, with the SHA-256 of its JSON report.
+"""
+
+from __future__ import annotations
+
+import re
+
+import streamlit as st
+
+from app import data
+
+FORMATS = {  # format -> (button name, MIME type)
+    "pdf": ("PDF", "application/pdf"),
+    "html": ("HTML", "text/html"),
+    "json": ("JSON", "application/json"),
+    "csv": ("CSV", "text/csv"),
+}
+
+VERIFY_WORDS = (
+    "`provenance verify REPORT.json [--db URL] [--corpus FILE]` recomputes every hash of a JSON "
+    "(or HTML) report and names any field that changed; a PDF or CSV prints the SHA-256 of its "
+    "JSON report, so verify that one."
+)
+
+
+def state_key(prefix: str, run_key: str, target_key: str, fmt: str) -> str:
+    """Where a prepared report lives in st.session_state: (bytes, sha256)."""
+    return f"{prefix}_report:{run_key}:{target_key}:{fmt}"
+
+
+def file_name(run_key: str, target_key: str, fmt: str) -> str:
+    """A download name from the run and target ids, reduced to safe characters."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", f"provenance-{run_key}-{target_key}")[:120]
+    return f"{stem}.{fmt}"
+
+
+def report_downloads(prefix: str, run_key: str, target_key: str) -> None:
+    """Prepare/download buttons for the report of (run, target), one column per format."""
+    st.caption(
+        "The report: target, run, method, efficiency check, top and harmful documents with "
+        "their evidence, roll-ups, charts and a manifest of hashes. " + VERIFY_WORDS
+    )
+    for column, (fmt, (name, mime)) in zip(st.columns(len(FORMATS)), FORMATS.items(), strict=True):
+        key = state_key(prefix, run_key, target_key, fmt)
+        with column:
+            if st.button(f"Prepare {name}", key=f"{prefix}_prepare_{fmt}"):
+                with st.spinner(f"Rendering the {name} report..."):
+                    try:
+                        st.session_state[key] = data.report(run_key, target_key, fmt)
+                    except ValueError as err:  # e.g. no browser for the PDF's charts
+                        st.error(f"The {name} report could not be rendered:")
+                        st.code(str(err), language=None, wrap_lines=True)  # may quote ids
+            prepared = st.session_state.get(key)
+            if prepared is not None:
+                content, digest = prepared
+                st.download_button(
+                    f"Download {name}",
+                    content,
+                    file_name=file_name(run_key, target_key, fmt),
+                    mime=mime,
+                    key=f"{prefix}_download_{fmt}",
+                )
+                st.caption(f"SHA-256 of the JSON report: `{digest}`")

@@ -1,0 +1,107 @@
+"""Widgets the pages share: run/target pickers, escaped text, download buttons, value wording.
+
+User-supplied text (corpus documents, titles, uploads, generations) is only ever shown through
+elements that escape it: `st.code`, `st.text`, `st.dataframe`, widget option labels. Markdown
+is reserved for our own fixed wording.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+# Remembered across pages, so the run and target chosen on one page stay chosen on the next.
+RUN_STATE = "selected_run"
+TARGET_STATE = "selected_target"
+
+VALUE_WORDS = (
+    "A **value** is how much a training document lowered the target's loss, in **nats** "
+    "(natural-log units of the model's per-token loss), summed over every step that used it. "
+    "**Positive** = the document helped the model produce this text; **negative** = it pushed "
+    "the model away from it. **Specific** value subtracts what the document also did for "
+    "typical text (a reference), so it ranks provenance rather than generic usefulness; "
+    "**raw** is the plain value. **Share** = the document's value over the sum of all positive "
+    "values of the target: 10% means a tenth of the total help."
+)
+
+
+def show_text(text: str | None, *, empty: str = "(none)") -> None:
+    """User text, escaped and wrapped."""
+    st.code(text if text else empty, language=None, wrap_lines=True)
+
+
+def select_run(prefix: str, runs: pd.DataFrame, label: str = "Run") -> str | None:
+    """A run picker (newest first); remembers the choice across pages."""
+    if runs.empty:
+        return None
+    keys = list(runs["run_key"])
+    remembered = st.session_state.get(RUN_STATE)
+    index = keys.index(remembered) if remembered in keys else 0
+    chosen = st.selectbox(label, keys, index=index, key=f"{prefix}_run")
+    st.session_state[RUN_STATE] = chosen
+    return chosen
+
+
+def select_target(
+    prefix: str, targets: pd.DataFrame, *, allow_all: bool = False, label: str = "Target"
+) -> str | None:
+    """A target picker over user targets; with allow_all, None stands for "all targets"."""
+    keys: list[str | None] = list(targets["target_key"])
+    if allow_all:
+        keys = [None, *keys]
+    if not keys:
+        return None
+    remembered = st.session_state.get(TARGET_STATE)
+    index = keys.index(remembered) if remembered in keys else 0
+    chosen = st.selectbox(
+        label,
+        keys,
+        index=index,
+        key=f"{prefix}_target",
+        format_func=lambda k: "All targets" if k is None else k,
+    )
+    if chosen is not None:
+        st.session_state[TARGET_STATE] = chosen
+    return chosen
+
+
+def downloads(frame: pd.DataFrame, name: str, prefix: str) -> None:
+    """CSV and JSON downloads of a table exactly as shown."""
+    left, right = st.columns(2)
+    left.download_button(
+        "Download CSV",
+        frame.to_csv(index=False).encode("utf-8"),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        key=f"{prefix}_{name}_csv",
+    )
+    right.download_button(
+        "Download JSON",
+        to_json(frame).encode("utf-8"),
+        file_name=f"{name}.json",
+        mime="application/json",
+        key=f"{prefix}_{name}_json",
+    )
+
+
+def to_json(frame: pd.DataFrame) -> str:
+    """Records as JSON, floats at full precision (repr), dates as ISO strings."""
+    return json.dumps(
+        json.loads(frame.to_json(orient="records", date_format="iso", double_precision=15)),
+        indent=1,
+        ensure_ascii=False,
+    )
+
+
+VALUE_COLUMNS = {
+    "rank": st.column_config.NumberColumn("rank", width="small"),
+    "doc_key": st.column_config.TextColumn("document id"),
+    "title": st.column_config.TextColumn("title"),
+    "source": st.column_config.TextColumn("source"),
+    "value": st.column_config.NumberColumn("value (nats)", format="%.5f"),
+    "raw_value": st.column_config.NumberColumn("raw value (nats)", format="%.5f"),
+    "specific_value": st.column_config.NumberColumn("specific value (nats)", format="%.5f"),
+    "share": st.column_config.NumberColumn("share of positive value", format="percent"),
+}

@@ -1,0 +1,169 @@
+"""Attribution: which training documents made the model produce this target, and how much."""
+
+import pandas as pd
+import streamlit as st
+
+from app import data, evidence_view, figures, highlight, report_download, ui
+
+st.title("Attribution")
+data.ledger()
+url = data.ledger_url()
+
+runs = data.runs(url)
+runs = runs[runs["targets"] > 0]
+if runs.empty:
+    st.info(
+        "No run has targets yet: add targets on **Targets**, or train with targets on **Runs**."
+    )
+    st.stop()
+
+left, right = st.columns(2)
+with left:
+    run_key = ui.select_run("attribution", runs)
+targets = data.targets(url, run_key)
+with right:
+    target_key = ui.select_target("attribution", targets)
+
+st.markdown("**Target text** (what the model produced)")
+text, prompt = data.target_text(url, run_key, target_key)
+if prompt:
+    st.caption("Prompt (not scored)")
+    ui.show_text(prompt)
+ui.show_text(text)
+
+with st.expander("What the numbers mean", expanded=False):
+    st.markdown(ui.VALUE_WORDS)
+
+check = data.efficiency(url, run_key, target_key)
+if check is not None:
+    cols = st.columns(3)
+    cols[0].metric("Sum of all documents' values", f"{check.values_sum:.4f} nats")
+    cols[1].metric("Measured drop of the target's loss", f"{check.realised_drop:.4f} nats")
+    cols[2].metric("First-order prediction", f"{check.predicted_drop:.4f} nats")
+    st.caption(
+        f"Efficiency check over {check.steps} steps: the values of all documents should add up "
+        "to the measured drop of the target's loss; under AdamW and large steps they differ "
+        "by the Taylor error, so read the values as first-order estimates."
+    )
+
+by_raw = st.toggle("Rank by raw value instead of specific", key="attribution_by_raw")
+by = "raw" if by_raw else "specific"
+k = st.slider("How many documents", 5, 100, 20, step=5, key="attribution_k")
+top = data.top(url, run_key, target_key, k, by)
+other = "specific_value" if by == "raw" else "raw_value"
+harmful = data.top(url, run_key, target_key, 10, by, ascending=True)
+harmful = harmful[harmful["value"] < 0]
+found = data.evidence(url, run_key, target_key)
+columns = {**ui.VALUE_COLUMNS, **evidence_view.COLUMNS}
+shown_columns = ["rank", "doc_key", "title", "source", "value", other, "share"]
+
+st.subheader(f"Top contributors (by {by} value)")
+if top.empty:
+    st.caption("No values for this target yet: its attribution job has not committed a step.")
+else:
+    shown = evidence_view.with_evidence(top[shown_columns], found)
+    st.dataframe(
+        shown, hide_index=True, width="stretch", column_config=columns, key="attribution_top_table"
+    )
+    ui.downloads(shown, f"top-{by}", "attribution")
+
+st.subheader("Most harmful documents")
+st.caption("Negative value: training on these raised the target's loss (pushed the model away).")
+if harmful.empty:
+    st.caption("None: no document has a negative value for this target.")
+else:
+    st.dataframe(
+        evidence_view.with_evidence(harmful[shown_columns], found),
+        hide_index=True,
+        width="stretch",
+        column_config=columns,
+        key="attribution_harmful_table",
+    )
+
+shown_keys = list(top["doc_key"]) + list(harmful["doc_key"])
+todo = evidence_view.missing(shown_keys, found)
+with st.expander("What the evidence means", expanded=False):
+    st.markdown(evidence_view.WORDS)
+if todo:
+    st.caption(
+        f"{len(todo)} shown documents have no evidence yet. Computing it loads a sentence "
+        "embedding model and indexes the corpus for BM25 (seconds); it is then kept in the ledger."
+    )
+    if st.button(f"Compute evidence for {len(todo)} documents", key="attribution_evidence"):
+        with st.spinner("Computing evidence..."):
+            data.compute_evidence(run_key, target_key, todo)
+        st.rerun()
+
+if not top.empty:
+    st.plotly_chart(figures.top_documents_figure(top), key="attribution_top_chart")
+    points = evidence_view.scatter_frame(pd.concat([top, harmful]), found)
+    if points.empty:
+        st.caption("Value vs semantic similarity appears here once evidence is computed.")
+    else:
+        st.plotly_chart(
+            figures.similarity_scatter_figure(points), key="attribution_similarity_chart"
+        )
+        st.caption(
+            "High value at low similarity: the document taught the model something other than "
+            "the target's wording (style, facts). High similarity with little value: close in "
+            "meaning, but training on it did not make this output likelier."
+        )
+
+    st.subheader("Document detail")
+    doc_key = st.selectbox(
+        "Document",
+        list(dict.fromkeys(shown_keys)),
+        key=f"attribution_doc:{run_key}:{target_key}:{by}",  # a new ranking starts at rank 1
+    )
+    detail = data.document(url, run_key, doc_key)
+    meta = {
+        "title": detail.title,
+        "source": detail.source,
+        "author": detail.author,
+        "license": detail.license,
+        "date": detail.date,
+        "url": detail.url,
+    }
+    st.dataframe(
+        [{"field": f, "value": v or ""} for f, v in meta.items()],
+        hide_index=True,
+        key="attribution_doc_meta",
+    )
+    marks = evidence_view.highlights(found, doc_key)
+    if marks is None:
+        ui.show_text(detail.text)
+        st.caption("Compute the evidence above to highlight the spans it shares with the target.")
+    else:
+        in_target, in_document = marks
+        st.caption(highlight.LEGEND)
+        left, right = st.columns(2)
+        with left:
+            st.markdown("**Document**")
+            highlight.show_highlighted(detail.text, in_document.shared, in_document.longest)
+        with right:
+            st.markdown("**Target**")
+            highlight.show_highlighted(text, in_target.shared, in_target.longest)
+    st.caption("This document's value for every target of the run:")
+    st.dataframe(data.contributions(url, run_key, doc_key), hide_index=True, width="stretch")
+
+st.subheader("Contribution by rights holder")
+field = st.radio(
+    "Group by", ["source", "author", "license"], horizontal=True, key="attribution_field"
+)
+rolled = data.rollup(url, run_key, target_key, field)
+st.plotly_chart(figures.rollup_figure(rolled, field), key="attribution_rollup_chart")
+
+st.subheader("When did the model learn this?")
+paths = data.trajectories(url, run_key, target_key)
+if paths.empty:
+    st.caption("No value snapshots recorded for this target.")
+else:
+    leaders = set(top["doc_key"].head(10))
+    st.plotly_chart(
+        figures.trajectories_figure(paths[paths["doc_key"].isin(leaders)]),
+        key="attribution_trajectories_chart",
+    )
+    st.caption("Cumulative specific value of the leading documents after each ledger commit.")
+
+st.subheader("Provenance report")
+report_download.report_downloads("attribution", run_key, target_key)

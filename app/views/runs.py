@@ -1,0 +1,74 @@
+"""Runs: queue a training run or an attribution replay, and watch the jobs."""
+
+import streamlit as st
+
+from app import data, jobs_view, pending
+from app.launch_forms import train_payload
+
+st.title("Runs")
+data.ledger()
+url = data.ledger_url()
+out = data.data_dir()
+runs = data.runs(url)
+corpora = data.corpora(url)
+
+st.caption("The UI only queues jobs; `provenance worker` executes them and reports progress.")
+train_tab, replay_tab = st.tabs(["Train with attribution", "Replay with new targets"])
+with train_tab, st.form("runs_train_form"):
+    known = sorted(set(corpora["path"])) if not corpora.empty else []
+    corpus = st.selectbox(
+        "Corpus file on the server", [*known, "another path..."], key="runs_corpus_choice"
+    )
+    other = st.text_input("Other corpus path (JSONL, CSV or folder of .txt)", key="runs_corpus")
+    model = st.text_input("Model: tiny-gpt2 or a local model folder", "tiny-gpt2", key="runs_model")
+    cols = st.columns(4)
+    steps = cols[0].number_input("Steps (0: one epoch)", 0, 1_000_000, 200, key="runs_steps")
+    order = cols[1].selectbox("Order", [1, 2], key="runs_order")
+    seed = cols[2].number_input("Seed", 0, 2**31 - 1, 0, key="runs_seed")
+    batch = cols[3].number_input("Rows per step", 1, 4096, 16, key="runs_batch")
+    if st.form_submit_button("Queue training run", type="primary"):
+        path = other if corpus == "another path..." else corpus
+        try:
+            payload = train_payload(
+                path,
+                model,
+                steps=int(steps),
+                order=int(order),
+                seed=int(seed),
+                batch_rows=int(batch),
+            )
+        except ValueError as err:
+            st.error(str(err))
+        else:
+            st.success(f"Queued training job {data.enqueue('train', payload)}.")
+
+with replay_tab:
+    parents = runs[(runs["kind"] == "train") & (runs["status"] == "done")]
+    files = sorted(p.name for p in pending.uploads_dir(out).glob("*.jsonl"))
+    if parents.empty or not files:
+        st.caption("Needs a finished training run and targets added on **Targets**.")
+    else:
+        parent = st.selectbox("Run to replay", list(parents["run_key"]), key="runs_parent")
+        chosen = st.selectbox("Targets file (added on Targets)", files, key="runs_targets_file")
+        st.info("Estimated cost: " + pending.replay_estimate(out, parent, 1))
+        if st.button("Confirm and queue replay", key="runs_queue_replay"):
+            path = (pending.uploads_dir(out) / chosen).resolve()
+            job = data.enqueue("attribute", {"run_key": parent, "targets": str(path)})
+            st.success(f"Queued attribution job {job}.")
+
+st.subheader("Jobs")
+jobs_view.live_jobs("runs")
+st.subheader("Runs")
+if runs.empty:
+    st.caption("No runs yet.")
+else:
+    st.dataframe(
+        runs,
+        hide_index=True,
+        width="stretch",
+        key="runs_table",
+        column_config={"committed_step": st.column_config.NumberColumn("committed step")},
+    )
+    failed = runs[runs["status"] == "failed"]
+    if not failed.empty:
+        st.warning(f"{len(failed)} run(s) failed; their jobs' messages are in the table above.")

@@ -1,0 +1,163 @@
+"""The pure helpers behind the pages: figures, roll-ups, health, ETA, payloads, launch flags,
+pending-target status and the ledger overview reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from app import figures, health, jobs_view, launch, pending, rollups
+from app.launch_forms import train_payload
+from app.uploads import parse_text_box, save_targets
+from attribution_engine.cli import _parser
+from db import overview
+from db.repository import top_documents, values_by
+from db.session import make_engine, make_sessionmaker, session_scope
+from tests.app.conftest import KNOWN_TARGET, KNOWN_TOP, RUN, seed_ledger
+
+
+@pytest.fixture
+def session(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    seed_ledger(url)
+    engine = make_engine(url)
+    with session_scope(make_sessionmaker(engine)) as s:
+        yield s
+    engine.dispose()
+
+
+def test_figures_from_repository_frames(session) -> None:
+    top = top_documents(session, RUN, KNOWN_TARGET, 5)
+    bars = figures.top_documents_figure(top)
+    assert isinstance(bars, go.Figure)
+    assert bars.data[0].y[-1] == KNOWN_TOP  # rank 1 drawn on top
+    rolled = values_by(session, RUN, KNOWN_TARGET, "source")
+    assert figures.rollup_figure(rolled, "source").data[0].x[0] == "Acme Press"
+    paths = pd.DataFrame({"step": [1, 2, 1], "doc_key": ["a", "a", "<b>"], "value": [0.1, 0.2, 0]})
+    lines = figures.trajectories_figure(paths)
+    assert [t.name for t in lines.data] == ["&lt;b&gt;", "a"]  # user labels escaped
+    scatter = figures.similarity_scatter_figure(
+        pd.DataFrame({"doc_key": ["a"], "value": [0.1], "similarity": [0.9]})
+    )
+    assert list(scatter.data[0].x) == [0.9]
+    series = pd.DataFrame({"step": [0, 1], "values_sum": [1.0, 2.0], "predicted_drop": [1, 1]})
+    assert list(figures.efficiency_figure(series).data[0].y) == [1.0, 3.0]
+
+
+def test_overview_reads(session) -> None:
+    totals = overview.totals(session)
+    assert (totals.corpora, totals.documents, totals.runs, totals.targets) == (1, 8, 1, 2)
+    assert totals.jobs_open == 1
+    runs = overview.list_runs(session)
+    assert runs.iloc[0]["run_key"] == RUN and runs.iloc[0]["targets"] == 2
+    assert runs.iloc[0]["total_steps"] == 4
+    targets = overview.list_targets(session)
+    assert list(targets["target_key"]) == [KNOWN_TARGET, "t-other"]  # no reference target
+    assert targets["attributed"].all()
+    assert overview.document_detail(session, RUN, KNOWN_TOP).source == "Acme Press"
+    with pytest.raises(LookupError):
+        overview.document_detail(session, RUN, "nope")
+    check = overview.efficiency_check(session, RUN, KNOWN_TARGET)
+    assert check.steps == 3
+    assert check.values_sum == pytest.approx(0.36)
+    assert check.realised_drop == pytest.approx(0.3)
+    one = overview.rollup(session, RUN, KNOWN_TARGET, "author")
+    expected = values_by(session, RUN, KNOWN_TARGET, "author")
+    pd.testing.assert_frame_equal(one.drop(columns="targets"), expected, check_like=True)
+    all_targets = overview.rollup(session, RUN, None, "source")
+    beta = all_targets.set_index("source").loc["Beta Books"]
+    assert beta["targets"] == 2 and beta["specific"] == pytest.approx(0.57)
+
+
+def test_takedown_sentences() -> None:
+    rolled = pd.DataFrame({"source": ["A", "B"], "raw": [0.5, -0.25], "specific": [0.4, -0.3]})
+    sentences = list(rollups.with_takedown(rolled, "source")["takedown"])
+    assert sentences[0] == (
+        "Without source A, the target's loss reduction would be about 0.5000 nats lower."
+    )
+    assert "0.2500 nats higher" in sentences[1]
+
+
+def test_health_by_document_and_jsonl() -> None:
+    pairs = pd.DataFrame(
+        {
+            "doc_key": ["d1", "d2", "d1"],
+            "target_key": ["t1", "t1", "t2"],
+            "raw": [-1.0, -0.5, -0.25],
+            "specific": [-1.0, -0.5, -0.25],
+            "source": ["s", None, "s"],
+            "title": ["x", None, "x"],
+        }
+    )
+    summary = health.by_document(pairs)
+    assert list(summary["doc_key"]) == ["d1", "d2"]
+    assert summary.iloc[0]["negative_targets"] == 2
+    assert summary.iloc[0]["negative_sum"] == -1.25
+    assert health.to_jsonl(summary).count("\n") == 2
+    assert health.by_document(pairs.iloc[0:0]).empty
+
+
+def test_eta_of_running_jobs() -> None:
+    now = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
+    jobs = pd.DataFrame(
+        {
+            "status": ["running", "queued", "running"],
+            "progress": [0.25, 0.0, 0.0],
+            "created": [now - dt.timedelta(seconds=60)] * 3,
+        }
+    )
+    eta = jobs_view.with_eta(jobs, now)["eta_s"]
+    assert eta.iloc[0] == 180 and eta.iloc[1:].isna().all()
+
+
+def test_train_payload_is_validated(tmp_path: Path) -> None:
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"id": "a", "text": "b"}\n')
+    payload = train_payload(str(corpus), "tiny-gpt2", steps=5, order=2, seed=1)
+    assert payload["config"]["order"] == 2 and payload["corpus"] == str(corpus.resolve())
+    with pytest.raises(ValueError, match="does not exist"):
+        train_payload(str(tmp_path / "missing"), "tiny-gpt2", steps=5, order=1, seed=0)
+    with pytest.raises(ValueError, match="nothing is downloaded"):
+        train_payload(str(corpus), "gpt2", steps=5, order=1, seed=0)
+    with pytest.raises(ValueError):
+        train_payload(str(corpus), "tiny-gpt2", steps=5, order=3, seed=0)
+
+
+def test_launch_is_local_and_hardened(tmp_path: Path) -> None:
+    cmd = launch.command(8600)
+    assert "--server.address=127.0.0.1" in cmd
+    assert "--server.maxUploadSize=20" in cmd
+    assert "--server.enableXsrfProtection=true" in cmd
+    assert "--client.showErrorDetails=none" in cmd
+    assert "--browser.gatherUsageStats=false" in cmd
+    assert cmd[-1] == "--server.port=8600" and cmd[4] == str(launch.ENTRY)
+    env = launch.environment(tmp_path, "sqlite:////x.db", {"PYTHONPATH": "/other"})
+    assert env["PROVENANCE_DATA_DIR"] == str(tmp_path.resolve())
+    assert env["PROVENANCE_DB_URL"] == "sqlite:////x.db"
+    assert env["PYTHONPATH"].split(":")[0] == str(launch.REPO_ROOT)
+    args = _parser().parse_args(["ui", "--port", "9000", "--out", str(tmp_path)])
+    assert (args.command, args.port, args.out) == ("ui", 9000, tmp_path)
+
+
+def test_pending_status_and_estimate(tmp_path: Path) -> None:
+    first = save_targets(parse_text_box("one", target_id="a"), tmp_path)
+    save_targets(parse_text_box("two", target_id="b"), tmp_path)
+    save_targets(parse_text_box("three", target_id="c"), tmp_path)
+    loaded = pending.load_pending(tmp_path)
+    assert [t.id for t, _ in loaded] == ["a", "b", "c"]
+    ledger_targets = pd.DataFrame(
+        {"run_key": ["r"], "target_key": ["b"], "text": ["two"], "attributed": [True]}
+    )
+    jobs = pd.DataFrame({"id": [7], "status": ["queued"], "run_key": ["r"], "targets": [first]})
+    table = pending.pending_table(loaded, ledger_targets, jobs)
+    assert list(table["status"]) == ["queued (job 7)", "attributed (run r)", "not attributed"]
+    assert pending.replay_estimate(tmp_path, "r", 1).startswith("Unknown")
+    run = tmp_path / "runs" / "r"
+    run.mkdir(parents=True)
+    (run / "recipe.json").write_text("{}")
+    (run / "summary.json").write_text('{"seconds": 120.0, "steps": 40}')
+    assert pending.replay_estimate(tmp_path, "r", 2).startswith("About 2 min")
