@@ -6,7 +6,7 @@ Until the ledger lands (issue 4) runs live as files under --out (default ./prove
 import argparse
 import json
 import sys
-from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 from attribution_engine import demo
@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     run_demo.add_argument("--steps", type=int, help="training steps (default: the demo's own)")
     run_demo.add_argument("--seed", type=int, default=0)
     run_demo.add_argument("--out", type=Path, default=DEFAULT_OUT, help="data directory")
+    run_demo.add_argument("--db", help="ledger URL (default: as for train)")
     run_demo.set_defaults(handler=_demo)
 
     corpus = commands.add_parser("corpus", help="build a named demo corpus as JSONL")
@@ -62,6 +63,13 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--threads", type=int, default=1, help="torch threads (recorded)")
     train.add_argument("--lenient", action="store_true", help="skip bad corpus lines, record them")
     train.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run")
+    train.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        help="processes on this machine (torchrun; gloo on CPU, nccl on GPU); "
+        "--accumulation must be a multiple of it, values equal one process's",
+    )
     _common(train)
     train.set_defaults(handler=_train)
 
@@ -101,33 +109,50 @@ def _parser() -> argparse.ArgumentParser:
     top.add_argument("--json", action="store_true")
     _common(top)
     top.set_defaults(handler=_top)
+
+    report = commands.add_parser("report", help="a verifiable provenance report of a target")
+    report.add_argument("--run", required=True)
+    report.add_argument("--target", required=True)
+    report.add_argument("--format", choices=("pdf", "html", "json", "csv"), required=True)
+    report.add_argument("-o", "--output", type=Path, required=True)
+    _common(report)
+    report.set_defaults(handler=_report)
+
+    verify = commands.add_parser("verify", help="recompute every hash of a JSON report")
+    verify.add_argument("report", type=Path, help="a JSON report (or an HTML one)")
+    verify.add_argument("--db", help="ledger URL: compare every number with the ledger")
+    verify.add_argument("--corpus", type=Path, help="the corpus file: check its hashes")
+    verify.add_argument("--run-dir", type=Path, help="run directory (default: the report's)")
+    verify.set_defaults(handler=_verify)
+
+    evidence = commands.add_parser("evidence", help="verbatim/semantic evidence into the ledger")
+    evidence.add_argument("--run", required=True)
+    evidence.add_argument("--target", help="one target (default: every non-reference target)")
+    evidence.add_argument("-k", type=int, default=10, help="top and bottom documents per target")
+    _common(evidence)
+    evidence.set_defaults(handler=_evidence)
+
+    ui = commands.add_parser("ui", help="serve the web UI on 127.0.0.1 (Streamlit)")
+    ui.add_argument("--port", type=int, default=8501)
+    ui.add_argument("--out", type=Path, default=DEFAULT_OUT, help="data directory")
+    ui.add_argument("--db", help="ledger URL (default PROVENANCE_DB_URL, else SQLite in --out)")
+    ui.set_defaults(handler=_ui)
     return parser
 
 
 def _common(command: argparse.ArgumentParser) -> None:
     command.add_argument("--out", type=Path, default=DEFAULT_OUT, help="data directory")
     command.add_argument(
-        "--db", help="ledger URL (default PROVENANCE_DB_URL; none: run files under --out only)"
+        "--db", help="ledger URL (default PROVENANCE_DB_URL, else SQLite ledger.sqlite3 in --out)"
     )
     command.add_argument("--quiet", action="store_true", help="no progress bar or estimate")
 
 
 def _ledger(args: argparse.Namespace):
-    """A write sessionmaker on --db (or PROVENANCE_DB_URL), or None: runs stay files only.
+    """A write sessionmaker on the ledger (--db, else PROVENANCE_DB_URL, else SQLite in --out)."""
+    from db.schema import open_ledger
 
-    A new, empty database gets the schema; an existing one must be at the code's revision.
-    """
-    from db.schema import check_schema, current_revision, upgrade
-    from db.session import make_engine, make_sessionmaker
-
-    url = _ledger_url(args)
-    if not url:
-        return None
-    engine = make_engine(url)
-    if current_revision(engine) is None:
-        upgrade(engine)
-    check_schema(engine)
-    return make_sessionmaker(engine, write=True)
+    return open_ledger(_ledger_url(args))
 
 
 def _demo(args: argparse.Namespace) -> None:
@@ -137,7 +162,12 @@ def _demo(args: argparse.Namespace) -> None:
         return
     from attribution_engine import demo_sotu
 
-    demo_sotu.run(args.out, steps=args.steps or demo_sotu.RECIPE.steps, seed=args.seed)
+    demo_sotu.run(
+        args.out,
+        _ledger_url(args),
+        steps=args.steps or demo_sotu.RECIPE.steps,
+        seed=args.seed,
+    )
 
 
 def _corpus(args: argparse.Namespace) -> None:
@@ -166,8 +196,19 @@ def _train(args: argparse.Namespace) -> None:
     from attribution_engine.training import TrainConfig
 
     ledger = _ledger(args)
+    runner = None
+    if args.nproc > 1:
+        from attribution_engine.distributed import launch
+
+        runner = partial(
+            launch, nproc=args.nproc, db_url=_ledger_url(args), progress=not args.quiet
+        )
     if args.resume:
-        runs.execute(runs.run_dir(args.out, args.resume), progress=not args.quiet, ledger=ledger)
+        path = runs.run_dir(args.out, args.resume)
+        if runner is not None:
+            runner(path)
+        else:
+            runs.execute(path, progress=not args.quiet, ledger=ledger)
         print(args.resume)
         return
     if not args.corpus:
@@ -194,6 +235,7 @@ def _train(args: argparse.Namespace) -> None:
         lenient=args.lenient,
         progress=not args.quiet,
         ledger=ledger,
+        runner=runner,
     )
     print(run_id)
 
@@ -257,17 +299,14 @@ def _worker(args: argparse.Namespace) -> None:
     print(f"{worker_id}: {done} job(s) finished")
 
 
-def _ledger_url(args: argparse.Namespace) -> str | None:
-    """--db, else PROVENANCE_DB_URL (with PROVENANCE_DB_PASSWORD_FILE), else None."""
+def _ledger_url(args: argparse.Namespace) -> str:
+    """--db, else PROVENANCE_DB_URL (with PROVENANCE_DB_PASSWORD_FILE), else the SQLite ledger
+    in the data directory."""
     import os
 
-    from db.session import ENV_URL, url_from_environment
+    from db.session import url_from_environment
 
-    if args.db:
-        return args.db
-    if os.environ.get(ENV_URL):
-        return url_from_environment(os.environ, getattr(args, "out", DEFAULT_OUT))
-    return None
+    return args.db or url_from_environment(os.environ, getattr(args, "out", DEFAULT_OUT))
 
 
 def _db(args: argparse.Namespace) -> None:
@@ -275,8 +314,6 @@ def _db(args: argparse.Namespace) -> None:
     from db.session import make_engine, safe_url
 
     url = _ledger_url(args)
-    if not url:
-        raise ValueError("give --db URL or set PROVENANCE_DB_URL")
     engine = make_engine(url)
     if args.action == "upgrade":
         upgrade(engine)
@@ -285,22 +322,12 @@ def _db(args: argparse.Namespace) -> None:
 
 
 def _top(args: argparse.Namespace) -> None:
-    from attribution_engine import runs
-    from attribution_engine.ranking import top_documents
+    from db.repository import top_documents
+    from db.session import session_scope
 
-    factory = _ledger(args)
-    if factory is None:
-        ranked = [
-            asdict(r)
-            for r in top_documents(runs.run_dir(args.out, args.run), args.target, args.k, args.by)
-        ]
-    else:
-        from db.repository import top_documents as ledger_top
-        from db.session import session_scope
-
-        with session_scope(factory) as session:
-            frame = ledger_top(session, args.run, args.target, args.k, by=args.by)
-        ranked = frame.rename(columns={"doc_key": "doc_id"}).to_dict("records")
+    with session_scope(_ledger(args)) as session:
+        frame = top_documents(session, args.run, args.target, args.k, by=args.by)
+    ranked = frame.rename(columns={"doc_key": "doc_id"}).to_dict("records")
     if args.json:
         print(json.dumps(ranked, indent=2, default=float))
         return
@@ -310,6 +337,72 @@ def _top(args: argparse.Namespace) -> None:
             f"{r['rank']:>4}  {r['value']:>+14.6f}  {r['raw_value']:>+12.6f}  {r['share']:>6.1%}  "
             f"{r['doc_id']}  ({r['source'] or 'no source'})"
         )
+
+
+def _ui(args: argparse.Namespace) -> None:
+    import os
+
+    from app.launch import serve
+    from db.schema import check_schema, current_revision
+    from db.session import make_engine, url_from_environment
+
+    # Refuse an out-of-date ledger here, before the server starts; a new one gets the schema.
+    url = args.db or url_from_environment(os.environ, args.out)
+    engine = make_engine(url)
+    if current_revision(engine) is not None:
+        check_schema(engine)
+    engine.dispose()
+    serve(args.out, args.port, db_url=args.db)
+
+
+def _report(args: argparse.Namespace) -> None:
+    from app.reports import export_report
+    from attribution_engine import runs
+
+    factory = _ledger(args)
+    if factory is None:
+        raise ValueError("reports are read from the ledger: give --db URL or PROVENANCE_DB_URL")
+    try:
+        run_dir = runs.run_dir(args.out, args.run)
+    except runs.RunError:
+        run_dir = None  # the ledger alone: the manifest then lists no run files
+    digest = export_report(
+        factory, args.run, args.target, args.format, args.output, run_dir=run_dir
+    )
+    print(f"{args.output}: report SHA-256 {digest}")
+
+
+def _verify(args: argparse.Namespace) -> None:
+    from app.reports import failed, verify
+
+    factory = None
+    if args.db:
+        from db.schema import check_schema
+        from db.session import make_engine, make_sessionmaker
+
+        engine = make_engine(args.db)
+        check_schema(engine)
+        factory = make_sessionmaker(engine)
+    checks = verify(args.report, factory=factory, corpus=args.corpus, run_dir=args.run_dir)
+    for check in checks:
+        print(check)
+    bad = failed(checks)
+    if bad:
+        print(f"{args.report}: {len(bad)} check(s) FAILED: {', '.join(c.field for c in bad)}")
+        raise SystemExit(1)
+    print(f"{args.report}: verified ({len(checks)} checks)")
+
+
+def _evidence(args: argparse.Namespace) -> None:
+    from app.reports.gather import run_evidence
+    from db.session import session_scope
+
+    factory = _ledger(args)
+    if factory is None:
+        raise ValueError("evidence is stored in the ledger: give --db URL or PROVENANCE_DB_URL")
+    with session_scope(factory) as session:
+        pairs = run_evidence(session, args.run, args.k, args.target)
+    print(f"{args.run}: evidence of {pairs} (target, document) pairs in the ledger")
 
 
 if __name__ == "__main__":

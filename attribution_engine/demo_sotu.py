@@ -13,10 +13,12 @@ from pathlib import Path
 from attribution_engine import runs
 from attribution_engine.generate import generate
 from attribution_engine.models import load_local_model
-from attribution_engine.ranking import top_documents
 from attribution_engine.sotu_corpus import build_sotu_corpus
 from attribution_engine.targets import TargetText, write_targets
 from attribution_engine.training import TrainConfig
+from db.repository import top_documents
+from db.schema import open_ledger
+from db.session import session_scope
 
 PROMPTS = ("The state of the Union", "Our army and navy", "The revenue of the Government")
 
@@ -28,8 +30,9 @@ RECIPE = TrainConfig(
 )
 
 
-def run(out: Path, steps: int = RECIPE.steps, seed: int = 0, top: int = 5) -> str:
-    """Run the pipeline under `out`; returns the printed report."""
+def run(out: Path, ledger_url: str, steps: int = RECIPE.steps, seed: int = 0, top: int = 5) -> str:
+    """Run the pipeline with run files under `out` and results in the ledger at `ledger_url`;
+    returns the printed report."""
     started = time.perf_counter()
     lines: list[str] = []
 
@@ -42,7 +45,8 @@ def run(out: Path, steps: int = RECIPE.steps, seed: int = 0, top: int = 5) -> st
         corpus_path.parent.mkdir(parents=True, exist_ok=True)
         build_sotu_corpus(corpus_path)
     config = dataclasses.replace(RECIPE, steps=steps, seed=seed)
-    run_id = runs.train(corpus_path, out, config)
+    ledger = open_ledger(ledger_url)
+    run_id = runs.train(corpus_path, out, config, ledger=ledger)
     say(f"pretrained run {run_id}")
     model, tokenizer = load_local_model(runs.run_dir(out, run_id) / "model")
     outputs = generate(model, tokenizer, list(PROMPTS), max_new_tokens=32, seed=seed)
@@ -51,7 +55,7 @@ def run(out: Path, steps: int = RECIPE.steps, seed: int = 0, top: int = 5) -> st
     ]
     targets_path = out / f"{run_id}-generations.jsonl"
     write_targets(targets, targets_path)
-    replay_id = runs.attribute(run_id, targets_path, out)
+    replay_id = runs.attribute(run_id, targets_path, out, ledger=ledger)
     summary = runs.read_summary(out, replay_id)
     verdict = (
         "verified: same model"
@@ -61,9 +65,11 @@ def run(out: Path, steps: int = RECIPE.steps, seed: int = 0, top: int = 5) -> st
     say(f"replayed as {replay_id} with {len(targets)} generated targets: {verdict}")
     for target in targets:
         say(f"\n{target.id}: {target.prompt!r} -> {target.text!r}")
-        for doc in top_documents(runs.run_dir(out, replay_id), target.id, k=top):
+        with session_scope(ledger) as session:
+            ranked = top_documents(session, replay_id, target.id, k=top)
+        for doc in ranked.itertuples():
             say(
-                f"  {doc.rank}. {doc.doc_id:28s} specific {doc.value:+.5f}  raw "
+                f"  {doc.rank}. {doc.doc_key:28s} specific {doc.value:+.5f}  raw "
                 f"{doc.raw_value:+.5f}  {doc.share:5.1%}  {doc.source}"
             )
     say(f"\nend to end in {time.perf_counter() - started:.0f} s")

@@ -14,8 +14,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
-from db.session import safe_url, writer
+from db.session import make_engine, make_sessionmaker, safe_url, writer
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -66,3 +67,17 @@ def check_schema(engine: Engine) -> None:
     current, head = current_revision(engine), head_revision()
     if current != head:
         raise SchemaOutOfDate(safe_url(engine.url), current, head)
+
+
+def open_ledger(url: str, *, write: bool = True) -> sessionmaker[Session]:
+    """A session factory on the ledger at `url`, ready for use.
+
+    A new, empty database (a SQLite file that does not exist yet included) gets the schema; an
+    existing one must be at the code's revision, else SchemaOutOfDate tells the user to run
+    `provenance db upgrade`: a ledger is never migrated behind its owner's back.
+    """
+    engine = make_engine(url)
+    if current_revision(engine) is None:
+        upgrade(engine)
+    check_schema(engine)
+    return make_sessionmaker(engine, write=write)

@@ -23,3 +23,23 @@ def test_cli_prints_the_summary(capsys):
     out = capsys.readouterr().out
     assert "Target 'copy of document 3'" in out
     assert "Efficiency" in out
+
+
+def test_the_sotu_demo_leaves_its_results_in_the_ledger(tmp_path):
+    """`make demo`'s pipeline at 3 steps: the printed top contributors are the ledger's."""
+    from attribution_engine import demo_sotu
+    from db.overview import list_runs
+    from db.repository import top_documents
+    from db.schema import open_ledger
+    from db.session import session_scope
+
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    report = demo_sotu.run(tmp_path, url, steps=3, top=2)
+    assert "verified: same model" in report
+    with session_scope(open_ledger(url, write=False)) as session:
+        runs = list_runs(session)
+        assert len(runs) == 2  # the pretraining run and its replay
+        replay = runs["run_key"][runs["kind"] == "attribute"].item()
+        top = top_documents(session, replay, "gen-0", 2)
+    for row in top.itertuples():
+        assert f"{row.rank}. {row.doc_key}" in report
