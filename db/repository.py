@@ -506,6 +506,67 @@ def read_visits(session: Session, run_key: str, target_key: str) -> list[Visits]
     return [Visits(step, *unpack_visits(payload, n)) for step, n, payload in rows]
 
 
+def window_values(
+    session: Session, run_key: str, target_key: str, first_step: int, last_step: int
+) -> pd.DataFrame:
+    """Values earned in steps first_step..last_step (inclusive) only, e.g. the last epoch.
+
+    Summed from the stored per-visit values (math.fsum per document, so exact). `specific`
+    subtracts the same window of the run's reference: the mean over its reference targets,
+    or, in a run without them, the mean over its other targets (as the training run ranks).
+    Columns doc_key, raw, specific (nats, + = lowered the target's loss), by doc_key; documents
+    not visited in the window are absent.
+    """
+    if first_step > last_step:
+        raise ValueError(f"empty step window {first_step}..{last_step}: first_step > last_step")
+    run = _run(session, run_key)
+    target = _target(session, run, target_key)
+    others = session.execute(
+        select(Target.id, Target.origin).where(Target.run_id == run.id, Target.id != target.id)
+    ).all()
+    reference = [i for i, origin in others if origin == TargetOrigin.REFERENCE] or [
+        i for i, _ in others
+    ]
+    if not reference:
+        raise LookupError(f"run {run_key!r} has no reference or other target to contrast with")
+
+    def sums(target_id: int) -> dict[int, float]:
+        rows = session.execute(
+            select(VisitValues.n_rows, VisitValues.payload).where(
+                VisitValues.run_id == run.id,
+                VisitValues.target_id == target_id,
+                VisitValues.step.between(first_step, last_step),
+            )
+        )
+        parts: dict[int, list[float]] = {}
+        for n, payload in rows:
+            ids, values = unpack_visits(payload, n)
+            for document_id, value in zip(ids.tolist(), values.tolist(), strict=True):
+                parts.setdefault(document_id, []).append(value)
+        return {document_id: math.fsum(v) for document_id, v in parts.items()}
+
+    raw = sums(target.id)
+    references = [sums(i) for i in reference]
+    keys = dict(
+        session.execute(
+            select(Document.id, Document.doc_key).where(Document.corpus_id == run.corpus_id)
+        ).all()
+    )
+    rows = [
+        (
+            keys[d],
+            value,
+            value - math.fsum(r.get(d, 0.0) for r in references) / len(references),
+        )
+        for d, value in raw.items()
+    ]
+    return (
+        pd.DataFrame(rows, columns=["doc_key", "raw", "specific"])
+        .astype({"raw": "float64", "specific": "float64"})
+        .sort_values("doc_key", ignore_index=True)
+    )
+
+
 def write_efficiency(session: Session, run_key: str, records: Sequence[EfficiencyRecord]) -> None:
     """Store (replace) efficiency points of a run, keyed by (step, target)."""
     run = _run(session, run_key)

@@ -28,6 +28,7 @@ from db.repository import (
     unpack_visits,
     upsert_corpus,
     values_by,
+    window_values,
     write_document_values,
     write_efficiency,
     write_visits,
@@ -233,3 +234,47 @@ def test_visits_are_packed_little_endian_and_round_trip(filled):
     np.testing.assert_array_equal(visits[1].document_ids, ids)
     with pytest.raises(ValueError, match="expected 32"):
         unpack_visits(payload, 2)
+
+
+@pytest.mark.parametrize("with_reference", [True, False])
+def test_window_values_sum_only_the_chosen_steps(filled, with_reference):
+    """'Last epoch only': per-visit values of steps in the window, against a loop with fsum."""
+    write, read, order = filled
+    rng = np.random.default_rng(5)
+    columns = ["t1", "t2"] + (["reference:a", "reference:b"] if with_reference else [])
+    visits = {}  # (column, step) -> (ids, values)
+    with session_scope(write) as session:
+        if with_reference:
+            add_targets(
+                session,
+                "r1",
+                [TargetRecord(c, "held out", TargetOrigin.REFERENCE) for c in columns[2:]],
+            )
+        for step in range(6):
+            ids = rng.choice(order, size=4)  # repeats: a document visited twice in a step
+            for column in columns:
+                values = rng.standard_normal(4) * 10.0 ** rng.integers(-12, 12, 4)
+                visits[column, step] = (ids, values)
+                write_visits(session, "r1", column, step, ids, values)
+    keys = {d: f"d{i}" for i, d in enumerate(order)}
+
+    def windowed(column, first, last):
+        parts = {}
+        for step in range(first, last + 1):
+            for d, v in zip(*visits[column, step], strict=True):
+                parts.setdefault(keys[int(d)], []).append(float(v))
+        return {k: math.fsum(v) for k, v in parts.items()}
+
+    for first, last in ((0, 5), (3, 5), (2, 2)):
+        with session_scope(read) as session:
+            frame = window_values(session, "r1", "t1", first, last)
+        raw = windowed("t1", first, last)
+        references = [windowed(c, first, last) for c in (columns[2:] or ["t2"])]
+        assert frame["doc_key"].tolist() == sorted(raw)
+        assert frame["raw"].tolist() == [raw[k] for k in sorted(raw)]
+        assert frame["specific"].tolist() == [
+            raw[k] - math.fsum(r.get(k, 0.0) for r in references) / len(references)
+            for k in sorted(raw)
+        ]
+    with pytest.raises(ValueError, match="empty step window"), session_scope(read) as session:
+        window_values(session, "r1", "t1", 4, 3)

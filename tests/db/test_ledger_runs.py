@@ -11,11 +11,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from attribution_engine.ranking import top_documents as file_top
 from db.models import Run, RunStatus
-from db.repository import read_visits, top_documents, trajectories
+from db.repository import read_visits, top_documents, trajectories, window_values
 from db.session import make_engine, make_sessionmaker, session_scope
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -78,6 +79,11 @@ def test_run_commits_to_the_ledger_and_matches_the_files(empty_url, tmp_path):
     assert sorted(set(points["step"])) == list(range(5, 31, 5))
     assert final["doc_key"].tolist() == top["doc_key"].tolist()[:20]
     assert final["value"].tolist() == top["value"].tolist()[:20]
+    # The whole run as a step window gives the committed values (exact sums vs numpy's).
+    with session_scope(factory) as session:
+        window = window_values(session, run_id, "copy", 0, 29).set_index("doc_key")
+    for row in top.itertuples():
+        assert window.loc[row.doc_key, "specific"] == pytest.approx(row.value, rel=1e-12, abs=1e-18)
     shown = json.loads(
         finished(
             "top",
