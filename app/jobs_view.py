@@ -56,7 +56,8 @@ def live_jobs(prefix: str) -> None:
             failed["id"], failed["kind"], failed["message"], strict=True
         ):
             st.error(f"Job {int(job_id)} failed; its message:")
-            ui.show_text(f"{kind}: {message or '(no message)'}")
+            shown = f"{kind}: {message or '(no message)'}"  # user text: escaped by show_text
+            ui.show_text(shown)
         if not jobs[jobs["status"].isin(["queued", "running"])].empty:
             st.caption(
                 "Jobs run in `provenance worker`, never in this UI; start one if queued jobs "
