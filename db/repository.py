@@ -27,6 +27,8 @@ from db.models import (
     Document,
     DocumentValue,
     EfficiencyPoint,
+    Report,
+    ReportFormat,
     Run,
     RunKind,
     RunStatus,
@@ -90,6 +92,8 @@ class TargetInfo:
     id: int
     target_key: str
     origin: TargetOrigin
+    text: str
+    prompt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -231,7 +235,35 @@ def add_targets(
     ]
     session.add_all(rows)
     session.flush()
-    return [TargetInfo(t.id, t.target_key, t.origin) for t in rows]
+    return [_target_info(t) for t in rows]
+
+
+def get_target(session: Session, run_key: str, target_key: str) -> TargetInfo:
+    """One target of a run, with its text and prompt."""
+    return _target_info(_target(session, _run(session, run_key), target_key))
+
+
+def run_targets(session: Session, run_key: str, *, references: bool = False) -> list[TargetInfo]:
+    """A run's targets in creation order; held-out reference targets only if asked for."""
+    run = _run(session, run_key)
+    query = select(Target).where(Target.run_id == run.id).order_by(Target.id)
+    if not references:
+        query = query.where(Target.origin != TargetOrigin.REFERENCE)
+    return [_target_info(t) for t in session.execute(query).scalars()]
+
+
+def _target_info(target: Target) -> TargetInfo:
+    return TargetInfo(target.id, target.target_key, target.origin, target.text, target.prompt)
+
+
+def record_report(
+    session: Session, run_key: str, target_key: str, fmt: ReportFormat, sha256: str, path: str
+) -> None:
+    """Remember an exported report: its format, the SHA-256 of the file's bytes, where."""
+    run = _run(session, run_key)
+    target = _target(session, run, target_key)
+    session.add(Report(run_id=run.id, target_id=target.id, format=fmt, sha256=sha256, path=path))
+    session.flush()
 
 
 def _run(session: Session, run_key: str) -> Run:

@@ -20,8 +20,8 @@ from app.reports.csv import render_csv
 from app.reports.html import render_html
 from app.reports.manifest import file_sha256
 from app.reports.pdf import render_pdf
-from db.models import Report, ReportFormat
-from db.repository import _run, _target
+from db.models import ReportFormat
+from db.repository import record_report
 from db.session import session_scope
 
 Format = Literal["json", "html", "pdf", "csv"]
@@ -51,15 +51,13 @@ def export_report(
     data = render(document, fmt)  # outside the transaction: charts take seconds
     _write_atomic(path, data)
     with session_scope(factory) as session:
-        run = _run(session, run_key)
-        session.add(
-            Report(
-                run_id=run.id,
-                target_id=_target(session, run, target_key).id,
-                format=ReportFormat(fmt),
-                sha256=file_sha256(path),
-                path=str(Path(path).resolve()),
-            )
+        record_report(
+            session,
+            run_key,
+            target_key,
+            ReportFormat(fmt),
+            file_sha256(path),
+            str(Path(path).resolve()),
         )
     return document["sha256"]
 

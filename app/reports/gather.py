@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from importlib.metadata import version as package_version
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.reports.canonical import sha256
@@ -26,8 +25,7 @@ from db.evidence import (
     store_embeddings,
     write_evidence,
 )
-from db.models import Target, TargetOrigin
-from db.repository import _run, _target, top_documents
+from db.repository import get_target, run_targets, top_documents
 
 # Indexing a million documents for one report would take minutes; past this many the BM25
 # collection is the scored documents alone (IDF then compares them with each other only).
@@ -77,7 +75,7 @@ def ensure_evidence(
     known = read_evidence(session, run_key, target_key, version)
     missing = [k for k in dict.fromkeys(doc_keys) if k not in known]
     if missing and compute:
-        target = _target(session, _run(session, run_key), target_key)
+        target = get_target(session, run_key, target_key)
         texts = corpus_texts(session, run_key)
         keys = list(texts) if len(texts) <= BM25_MAX_DOCUMENTS else missing
         scores = dict(zip(keys, bm25_scores(target.text, [texts[k] for k in keys]), strict=True))
@@ -126,18 +124,9 @@ def _record(doc_key: str, found: Evidence) -> EvidenceRecord:
 def run_evidence(session: Session, run_key: str, k: int, target_key: str | None = None) -> int:
     """Evidence of the k highest and k lowest documents (specific value) of every target of a
     run (reference targets excluded), or of one target; returns the number of pairs."""
-    run = _run(session, run_key)
-    keys = (
-        [target_key]
-        if target_key
-        else session.execute(
-            select(Target.target_key)
-            .where(Target.run_id == run.id, Target.origin != TargetOrigin.REFERENCE)
-            .order_by(Target.id)
-        ).scalars()
-    )
+    keys = [target_key] if target_key else [t.target_key for t in run_targets(session, run_key)]
     pairs = 0
-    for key in list(keys):
+    for key in keys:
         top = top_documents(session, run_key, key, k)["doc_key"].tolist()
         bottom = top_documents(session, run_key, key, k, ascending=True)["doc_key"].tolist()
         pairs += len(ensure_evidence(session, run_key, key, top + bottom))
