@@ -14,6 +14,9 @@ from typing import Any
 
 import torch
 
+from attribution_engine import faults
+from attribution_engine.errors import StorageError
+
 NAME = re.compile(r"^step-(\d{8})\.pt$")
 
 
@@ -23,12 +26,20 @@ def write_atomic(payload: dict[str, Any], path: Path) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
+            faults.point("checkpoint.before_write")
             torch.save(payload, handle)
             handle.flush()
             os.fsync(handle.fileno())
+        faults.point("checkpoint.after_temp_write")
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError) and not isinstance(err, StorageError):
+            raise StorageError(
+                f"could not write checkpoint {path} ({err.strerror or err}); the previous "
+                "checkpoint is intact. Free disk space or fix the device, then resume the run "
+                "(`provenance train --resume RUN_ID`)"
+            ) from err
         raise
 
 
@@ -36,8 +47,13 @@ def save(directory: Path, step: int, payload: dict[str, Any], keep: int = 2) -> 
     """Write the checkpoint of `step` (steps completed) and prune all but the newest `keep`."""
     path = directory / f"step-{step:08d}.pt"
     write_atomic(payload, path)
+    faults.point("checkpoint.after_rename")
     for old in sorted(_checkpoints(directory))[:-keep]:
         old[1].unlink(missing_ok=True)
+    # Temp files of a writer killed before its rename: never loaded, removed here (one run has
+    # one writer, so none of them is being written now).
+    for stray in directory.glob(".step-*.pt.*.tmp"):
+        stray.unlink(missing_ok=True)
     return path
 
 

@@ -11,9 +11,12 @@ from collections.abc import Sequence
 
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from attribution_engine import faults
 from attribution_engine.corpus import Corpus
+from attribution_engine.errors import StorageError
 from attribution_engine.ranking import aggregate
 from attribution_engine.training import LoopResult
 from db.models import Run, RunKind, RunStatus, TargetOrigin
@@ -85,8 +88,26 @@ class LedgerWriter:
 
     def commit(self, done: int, result: LoopResult, final_hash: str | None = None) -> None:
         """One transaction: absolute values after `done` steps, new visits and efficiency,
-        the committed step (and status done with the final weights hash when given)."""
+        the committed step (and status done with the final weights hash when given).
+
+        Raises StorageError when the database refuses the write (disk full, I/O error, lost
+        connection): the transaction is rolled back and the ledger stays at its committed step.
+        """
+        try:
+            self._commit(done, result, final_hash)
+        except (OSError, DBAPIError) as err:
+            reason = err.orig if isinstance(err, DBAPIError) else (err.strerror or err)
+            raise StorageError(
+                f"ledger commit of step {done} for run {self.run_key} failed ({reason}); it was "
+                "rolled back, so the ledger still holds its previous committed step. Free disk "
+                "space or fix the database, then resume the run (`provenance train --resume "
+                f"{self.run_key}`): the resumed run rewrites this commit"
+            ) from err
+        faults.point("ledger.after_commit")
+
+    def _commit(self, done: int, result: LoopResult, final_hash: str | None) -> None:
         with session_scope(self.factory) as session:
+            faults.point("ledger.before_writes")
             run = session.execute(select(Run).where(Run.run_key == self.run_key)).scalar_one()
             ids = document_ids(session, run.corpus_id)
             doc_keys, raw, specific = aggregate(
@@ -131,6 +152,8 @@ class LedgerWriter:
             run.status = RunStatus.DONE if final_hash else RunStatus.RUNNING
             if final_hash:
                 run.final_weights_sha256 = final_hash
+            session.flush()  # every row on the server; only COMMIT remains
+            faults.point("ledger.before_commit")
 
 
 def _record(document) -> DocumentRecord:

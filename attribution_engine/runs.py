@@ -79,8 +79,10 @@ def train(
     progress: bool = True,
     ledger: sessionmaker | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    runner: Callable[[Path], object] | None = None,
 ) -> str:
-    """Prepare and run a new attributed training run; returns its id."""
+    """Prepare and run a new attributed training run; returns its id. `runner(path)`, when
+    given, runs the prepared run instead of `execute` (e.g. distributed.launch under torchrun)."""
     corpus = load_corpus(corpus_path, lenient=lenient)
     reference = choose_reference(corpus, config)
     held = set(reference.doc_ids)
@@ -133,6 +135,9 @@ def train(
         "targets": [asdict(t) for t in targets],
     }
     _write_json(path / "recipe.json", recipe)
+    if runner is not None:
+        runner(path)
+        return run_id
     execute(path, progress=progress, ledger=ledger, on_progress=on_progress)
     return run_id
 
@@ -169,10 +174,12 @@ def execute(
     progress: bool = True,
     ledger: sessionmaker | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    loop: Callable[..., LoopResult] = run_loop,
 ) -> LoopResult:
     """Run (or resume) the training loop of the run at `path` and write its results. With a
     ledger, progress is committed there at every checkpoint; `on_progress(done, total)` is
-    called after each checkpoint (a worker's heartbeat)."""
+    called after each checkpoint (a worker's heartbeat). `loop` is run_loop, or rank 0's
+    distributed one (attribution_engine.distributed)."""
     recipe = json.loads((path / "recipe.json").read_text())
     config = TrainConfig(**recipe["config"])
     torch.set_num_threads(config.threads)
@@ -203,7 +210,7 @@ def execute(
             on_progress(done, total)
 
     started = time.perf_counter()
-    result = run_loop(
+    result = loop(
         model,
         optimizer,
         rows,

@@ -140,11 +140,13 @@ class InRunAttributor:
         try:
             target_losses, target_calls = _target_pass(model, self._capture, self.targets)
             train_loss, per_batch = 0.0, []
-            for k, rows in enumerate(micro):
+            for k in self._local_micro_batches(len(micro)):
                 label = "batch" if len(micro) == 1 else f"micro-batch {k}"
-                loss, calls = _train_pass(model, self._capture, rows, n_total, label)
+                first = sum(int(m["input_ids"].shape[0]) for m in micro[:k])
+                loss, calls = _train_pass(model, self._capture, micro[k], n_total, label, first)
                 train_loss += loss
                 per_batch.append(calls)
+            self._reduce_gradients()
             norm = _check_finite_grads(params, self._capture)
             clip = 1.0
             if config.max_grad_norm is not None:
@@ -173,13 +175,14 @@ class InRunAttributor:
         if moments:
             check_adam_state(optimizer, moments)
         drops = [b - p.detach() for b, p in zip(before, params, strict=True)]
-        values, second = _fold(values, target_losses.shape[0], config.order)
+        values, train_loss = self._gather(values, train_loss)
+        values, second = _fold(values.cpu(), target_losses.shape[0], config.order)  # [B, V] on CPU
         return StepResult(
             values=values,
             second_order=second,
             train_loss=train_loss,
-            target_losses=target_losses,
-            predicted_drop=_target_dots(target_uses, params, drops, target_losses.shape[0]),
+            target_losses=target_losses.cpu(),
+            predicted_drop=_target_dots(target_uses, params, drops, target_losses.shape[0]).cpu(),
             lr=float(optimizer.param_groups[0]["lr"]),
             clip_factor=clip,
             accounting=self.accounting,
@@ -190,6 +193,19 @@ class InRunAttributor:
         counts = predicted_counts(self.targets["labels"])
         with torch.no_grad(), eval_mode(self.model):
             return (row_loss_sums(self.model, self.targets) / counts).double()
+
+    # One process runs every micro-batch. attribution_engine.distributed overrides these three
+    # so that each rank runs its own micro-batches and the step still equals one process's.
+    def _local_micro_batches(self, n: int) -> range:
+        """Indices of the step's micro-batches that this process runs forward and backward."""
+        return range(n)
+
+    def _reduce_gradients(self) -> None:
+        """Make param.grad the whole step's training gradient (before clipping)."""
+
+    def _gather(self, values: torch.Tensor, train_loss: float) -> tuple[torch.Tensor, float]:
+        """Values [B_local, V'] and loss share of this process -> those of the whole step."""
+        return values, train_loss
 
     def _scales(self, clip: float) -> tuple[dict[nn.Parameter, Scale], dict]:
         if self.accounting is Accounting.ADAM:
@@ -257,13 +273,19 @@ def _target_pass(model: nn.Module, capture: Capture, targets: Rows):
     return losses.detach().double(), calls
 
 
-def _train_pass(model: nn.Module, capture: Capture, rows: Rows, n_total: int, label: str):
-    """Forward and ordinary backward of training rows; returns (their loss share, calls)."""
+def _train_pass(
+    model: nn.Module, capture: Capture, rows: Rows, n_total: int, label: str, first: int = 0
+):
+    """Forward and ordinary backward of training rows; returns (their loss share, calls).
+    `first`: the index of these rows' first row among the step's rows (for NonFiniteError)."""
     with capture.recording(rows["input_ids"].shape[0]) as calls:
         sums = row_loss_sums(model, rows)
         bad = (~torch.isfinite(sums)).nonzero().flatten().tolist()
         if bad:
-            raise NonFiniteError(f"{label} rows {bad} have a non-finite loss; nothing was applied")
+            raise NonFiniteError(
+                f"{label} rows {bad} have a non-finite loss; nothing was applied",
+                rows=tuple(first + i for i in bad),
+            )
         loss = sums.sum() / n_total
         loss.backward()
     return float(loss.detach()), calls
@@ -295,7 +317,8 @@ def _values(
     for calls in per_batch:
         train_uses = uses_by_parameter(calls)
         n_rows = calls[0].inputs[0].shape[0]  # rows first in every recorded call
-        block = torch.zeros(n_rows, n_columns, dtype=torch.float64)
+        device = calls[0].inputs[0].device  # accumulate where the captures are (GPU or CPU)
+        block = torch.zeros(n_rows, n_columns, dtype=torch.float64, device=device)
         for p in params:
             mine = train_uses.get(p)
             if not mine:
@@ -333,7 +356,7 @@ def _target_dots(
     n: int,
 ) -> torch.Tensor:
     """float64 [V]: g_v . delta for one delta per parameter, from the target captures."""
-    out = torch.zeros(n, dtype=torch.float64)
+    out = torch.zeros(n, dtype=torch.float64, device=deltas[0].device)
     for p, delta in zip(params, deltas, strict=True):
         for use in target_uses.get(p, []):
             out += dot_with_matrices(use, delta.unsqueeze(0).to(use.tensor.dtype))[:, 0].double()

@@ -19,9 +19,10 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from attribution_engine import checkpoint
+from attribution_engine import checkpoint, faults
 from attribution_engine.chunking import Row, collate
 from attribution_engine.config import AttributionConfig
+from attribution_engine.errors import NonFiniteError
 from attribution_engine.step import InRunAttributor
 
 
@@ -135,9 +136,16 @@ def run_loop(
     checkpoint_dir: Path,
     progress: bool = True,
     on_checkpoint: Callable[[int, LoopResult], None] | None = None,
+    attributor_class: type[InRunAttributor] = InRunAttributor,
+    saves_checkpoints: bool = True,
 ) -> LoopResult:
     """Train over `schedule` with every step attributed to `targets`; resumes from the newest
-    checkpoint in `checkpoint_dir` if there is one, and leaves a final one there."""
+    checkpoint in `checkpoint_dir` if there is one, and leaves a final one there.
+
+    Under torchrun (attribution_engine.distributed) every rank runs this loop with
+    `attributor_class=DistributedAttributor`; only rank 0 has `saves_checkpoints`.
+    `on_checkpoint(done, partial)` runs after each checkpoint file, and once on resume for the
+    checkpoint resumed from."""
     total = schedule.shape[0]
     record = _Record.empty()
     start = 0
@@ -148,9 +156,13 @@ def run_loop(
         optimizer.load_state_dict(payload["optimizer"])
         torch.random.set_rng_state(payload["rng"])
         record = _Record(**payload["record"])
+        if saves_checkpoints and on_checkpoint is not None:
+            # A crash between this checkpoint and its ledger commit lost that commit (its
+            # trajectory snapshot included): redo it. Idempotent when it did land.
+            on_checkpoint(start, record.result(None))
     attribution = AttributionConfig(order=config.order, max_grad_norm=config.max_grad_norm)
     bar = tqdm(total=total, initial=start, disable=not progress, desc="steps", unit="step")
-    with InRunAttributor(model, optimizer, targets, attribution) as attributor:
+    with attributor_class(model, optimizer, targets, attribution) as attributor:
         for step in range(start, total):
             lr = lr_at(step, total, config)
             for group in optimizer.param_groups:
@@ -160,12 +172,16 @@ def run_loop(
                 collate([rows[i] for i in part], pad_id)
                 for part in np.array_split(chosen, config.accumulation)
             ]
-            result = attributor.step(micro[0] if len(micro) == 1 else micro)
+            try:
+                result = attributor.step(micro[0] if len(micro) == 1 else micro)
+            except NonFiniteError as err:
+                raise NonFiniteError(_non_finite(err, step, chosen, rows), err.rows) from err
             record.add(step, chosen, result, lr)
+            faults.point("training.after_step")
             bar.update(1)
             bar.set_postfix(loss=f"{result.train_loss:.3f}")
             done = step + 1
-            if done % config.checkpoint_every == 0 or done == total:
+            if saves_checkpoints and (done % config.checkpoint_every == 0 or done == total):
                 state = {
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
@@ -178,6 +194,18 @@ def run_loop(
         final = attributor.target_losses().numpy()
     bar.close()
     return record.result(final)
+
+
+def _non_finite(err: NonFiniteError, step: int, chosen: np.ndarray, rows: Sequence[Row]) -> str:
+    """The engine's message with the step and the documents it concerns."""
+    picked = [int(chosen[i]) for i in err.rows] if err.rows is not None else list(chosen)
+    docs = sorted({rows[i].doc_id for i in picked})
+    which = "documents of the offending rows" if err.rows is not None else "documents in the step"
+    return (
+        f"step {step} (from 0) stopped before anything was applied or stored: {err}. {which}: "
+        f"{docs}. Usually a learning rate too high for the data or a corrupted row; the ledger "
+        "and the checkpoints hold the last good step: lower --lr or fix the rows, then resume"
+    )
 
 
 @dataclass
