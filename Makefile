@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # The CPU build of torch lies in /opt/wheels on these machines; elsewhere pip uses its index.
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 
-.PHONY: demo test test-all lint bench
+.PHONY: demo test test-all lint bench reliability
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,3 +30,7 @@ test-all: lint
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/overhead.py
+
+# The whole reliability suite (tests/reliability/; the fast subset runs in `make test`).
+reliability: $(VENV)/.installed
+	$(PY) -m pytest -q -m "reliability_full or not slow" tests/reliability

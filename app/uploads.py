@@ -19,7 +19,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from attribution_engine.targets import TargetText, write_targets
+from attribution_engine.records import BadRecord
+from attribution_engine.targets import TargetText, checked_target, write_targets
 
 MAX_UPLOAD_BYTES = 20 * 2**20  # the server's own cap too (.streamlit/config.toml maxUploadSize)
 UPLOAD_TYPES = ("txt", "jsonl")
@@ -142,9 +143,22 @@ def parse_jsonl(text: str, name: str = "upload.jsonl") -> list[TargetText]:
 
 
 def _target(target_id: str, text: str, prompt: str | None, where: str) -> TargetText:
+    """The target as its saved file will give it back; UploadError for anything a targets file
+    cannot hold. The raw upload was checked already, but JSON escapes (\u0000, \ud800) only
+    appear once a line is decoded, so the decoded fields are checked again here."""
     if len(target_id) > 200:
         raise UploadError(f"{where}: the id is {len(target_id)} characters; keep it under 200")
-    return TargetText(id=target_id, text=text, prompt=prompt)
+    for field, value in (("text", text), ("prompt", prompt or "")):
+        binary = sorted({c for c in value if c in _BINARY_CONTROLS})
+        if binary:
+            raise UploadError(
+                f"{where}: '{field}' contains control characters "
+                f"{[hex(ord(c)) for c in binary[:5]]} (JSON escapes such as \\u0000); remove them"
+            )
+    try:
+        return checked_target(TargetText(id=target_id, text=text, prompt=prompt))
+    except BadRecord as bad:
+        raise UploadError(f"{where}: {bad}") from None
 
 
 def save_targets(targets: list[TargetText], data_dir: Path) -> Path:

@@ -1,6 +1,8 @@
 """The `provenance` command line. Options of train, generate, attribute and top are a contract.
 
-Until the ledger lands (issue 4) runs live as files under --out (default ./provenance-data).
+Run files live under --out (default ./provenance-data); results in the ledger (--db, else
+PROVENANCE_DB_URL, else SQLite in --out). Exit status 2: a bad request (what and how to fix);
+1: the run stopped on a storage failure or a non-finite value (the state before it is intact).
 """
 
 import argparse
@@ -10,6 +12,7 @@ from functools import partial
 from pathlib import Path
 
 from attribution_engine import demo
+from attribution_engine.errors import NonFiniteError, StorageError
 from db.schema import SchemaOutOfDate
 
 DEFAULT_OUT = Path("provenance-data")
@@ -24,6 +27,9 @@ def main(argv: list[str] | None = None) -> None:
         # input errors: say what and how to fix
         print(f"provenance {args.command}: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+    except (StorageError, NonFiniteError) as error:
+        print(f"provenance {args.command}: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -80,12 +80,23 @@ def write_targets(targets: Iterable[TargetText], path: str | os.PathLike[str]) -
     atomic_write_jsonl((_checked_record(t) for t in targets), path)
 
 
-def _checked_record(target: TargetText) -> dict[str, object]:
+def checked_target(target: TargetText) -> TargetText:
+    """The target as a targets file would give it back (text normalised); raises BadRecord,
+    saying what and how to fix, for one that no targets file can hold."""
+    return _target_from_record(_record(target))
+
+
+def _record(target: TargetText) -> dict[str, object]:
     record: dict[str, object] = {"id": target.id, "text": target.text}
     if target.prompt is not None:
         record["prompt"] = target.prompt
+    return record
+
+
+def _checked_record(target: TargetText) -> dict[str, object]:
+    record = _record(target)
     try:
-        _target_from_record(record)
+        checked_target(target)
     except BadRecord as bad:
         raise ValueError(
             f"write_targets: target {target.id!r} would not load back: {bad}"

@@ -362,8 +362,17 @@ def _check_documents(session: Session, run: Run, ids: np.ndarray) -> None:
         )
 
 
-# The columns the bulk writers fill, in this order.
-_VALUE_COLUMNS = "id, target_id, document_id, raw, specific, rank_raw, rank_specific, tail"
+# The bulk writers' statements, plain literals; rows come from _value_rows in this column order.
+_SQLITE_INSERT_VALUES = (
+    "INSERT INTO document_values "
+    "(id, target_id, document_id, raw, specific, rank_raw, rank_specific, tail) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_POSTGRESQL_COPY_VALUES = (
+    "COPY document_values "
+    "(id, target_id, document_id, raw, specific, rank_raw, rank_specific, tail) "
+    "FROM STDIN (FORMAT BINARY)"
+)
 
 
 def _insert_values(
@@ -390,10 +399,7 @@ def _insert_values(
             _copy_values_postgresql(cursor, rows)
         else:
             # Python floats are the float64 values themselves: sqlite3 binds them as REAL.
-            cursor.executemany(
-                f"INSERT INTO document_values ({_VALUE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            cursor.executemany(_SQLITE_INSERT_VALUES, rows)
     except dbapi_error as err:
         # The same exception classes (IntegrityError, ...) the Core insert raised, with the
         # parameters hidden as on the engine.
@@ -408,7 +414,7 @@ def _copy_values_postgresql(cursor: Any, rows: Iterable[tuple]) -> None:
     # COPY in binary format: float8 travels as its 8 IEEE bytes, so no value is rounded
     # through text, and the server parses no statement per row. Measured against psycopg's
     # executemany in db/README.md ("Bulk value writes").
-    with cursor.copy(f"COPY document_values ({_VALUE_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+    with cursor.copy(_POSTGRESQL_COPY_VALUES) as copy:
         copy.set_types(["int8", "int4", "int4", "float8", "float8", "int4", "int4", "bool"])
         for row in rows:
             copy.write_row(row)
@@ -417,8 +423,8 @@ def _copy_values_postgresql(cursor: Any, rows: Iterable[tuple]) -> None:
 def _value_rows(
     target_id: int, ids: np.ndarray, raw: np.ndarray, specific: np.ndarray
 ) -> Iterable[tuple[int, int, int, float, float, int, int, bool]]:
-    """Rows in _VALUE_COLUMNS order for ids in ascending order; Python floats are the float64
-    values themselves."""
+    """Rows in the bulk statements' column order, for ids in ascending order; Python floats
+    are the float64 values themselves."""
     n = len(ids)
     rank_raw, rank_specific = value_ranks(ids, raw), value_ranks(ids, specific)
     tail = (

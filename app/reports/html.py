@@ -83,7 +83,7 @@ def _embedded(document: dict) -> str:
 def _mark(text: str, ranges) -> str:
     out, at = [], 0
     for start, end in sorted(ranges or []):
-        if start < at:
+        if start < at or end <= start:  # overlapping or empty: nothing new to mark
             continue
         out.append(escape(text[at:start]))
         out.append(f"<mark>{escape(text[start:end])}</mark>")
