@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # The CPU build of torch lies in /opt/wheels on these machines; elsewhere pip uses its index.
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 
-.PHONY: demo test test-all lint bench reliability
+.PHONY: demo test test-all lint bench fidelity reliability
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,3 +34,9 @@ bench: $(VENV)/.installed
 # The whole reliability suite (tests/reliability/; the fast subset runs in `make test`).
 reliability: $(VENV)/.installed
 	$(PY) -m pytest -q -m "reliability_full or not slow" tests/reliability
+
+# The fidelity benchmarks of docs/fidelity.md (about 11 minutes on 2 idle cores).
+fidelity: $(VENV)/.installed
+	$(PY) -m benchmarks.fidelity_mc
+	$(PY) -m benchmarks.provenance_planted
+	$(PY) -m benchmarks.leave_one_out
