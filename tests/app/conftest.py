@@ -31,7 +31,6 @@ from db.repository import (
 )
 from db.schema import upgrade
 from db.session import make_engine, make_sessionmaker, session_scope
-from tests.db.conftest import fresh_pg_url, pg_admin  # noqa: F401 (fixtures, used by name)
 
 APP_DIR = Path(__file__).resolve().parents[2] / "app"
 ENTRY = str(APP_DIR / "streamlit_app.py")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import ProgrammingError
 from test_runs import write_corpus
 
 from db import jobs
@@ -32,29 +32,7 @@ from db.session import make_engine, make_sessionmaker, session_scope
 ROOT = Path(__file__).resolve().parents[2]
 ROLES_SQL = ROOT / "deploy" / "postgres-init" / "10-roles.sql"
 GRANTS_SQL = ROOT / "deploy" / "grants.sql"
-PG_ADMIN_URL = os.environ.get(
-    "PROVENANCE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 INSUFFICIENT_PRIVILEGE = "42501"
-
-
-def _admin() -> Engine:
-    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", hide_parameters=True)
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except OperationalError as err:
-        engine.dispose()
-        reason = f"PostgreSQL unreachable at {PG_ADMIN_URL.split('@')[-1]}: {err.orig}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (CI=true: the topology test must run on PostgreSQL)")
-        pytest.skip(reason)
-    return engine
-
-
-def _url(role: str, database: str) -> str:
-    host = PG_ADMIN_URL.split("@", 1)[1].rsplit("/", 1)[0]
-    return f"postgresql+psycopg://{role}@{host}/{database}"
 
 
 def _run_sql_file(url: str, path: Path) -> None:
@@ -67,23 +45,23 @@ def _run_sql_file(url: str, path: Path) -> None:
 
 
 @pytest.fixture
-def ledger_db() -> Iterator[str]:
+def ledger_db(pg_admin: Engine, pg_database_url) -> Iterator[str]:
     """A scratch database set up as docker-compose sets it up: roles, migrations, grants."""
-    admin = _admin()
     name = f"provenance_topology_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as connection:
+    with pg_admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        _run_sql_file(_url("postgres", name), ROLES_SQL)  # as the image's init scripts do
-        owner = make_engine(_url("provenance_owner", name))
-        upgrade(owner)  # the `migrate` service: `provenance db upgrade` as the owner ...
+        # As the image's init scripts do, then the `migrate` service: `provenance db upgrade`
+        # as the owner, then deploy/grants.sql.
+        _run_sql_file(pg_database_url(name, "postgres"), ROLES_SQL)
+        owner = make_engine(pg_database_url(name, "provenance_owner"))
+        upgrade(owner)
         owner.dispose()
-        _run_sql_file(_url("provenance_owner", name), GRANTS_SQL)  # ... then deploy/grants.sql
+        _run_sql_file(pg_database_url(name, "provenance_owner"), GRANTS_SQL)
         yield name
     finally:
-        with admin.connect() as connection:
+        with pg_admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _free_port() -> int:
@@ -127,8 +105,9 @@ def _wait_healthy(port: int, process: subprocess.Popen, log: Path, deadline: flo
     pytest.fail(f"the UI did not answer on port {port}:\n{log.read_text()[-3000:]}")
 
 
-def test_worker_and_ui_as_separate_processes_with_their_roles(ledger_db, tmp_path):
-    writer_url, ui_url = _url("provenance_writer", ledger_db), _url("provenance_ui", ledger_db)
+def test_worker_and_ui_as_separate_processes_with_their_roles(ledger_db, pg_database_url, tmp_path):
+    writer_url = pg_database_url(ledger_db, "provenance_writer")
+    ui_url = pg_database_url(ledger_db, "provenance_ui")
     corpus, targets = tmp_path / "corpus.jsonl", tmp_path / "targets.jsonl"
     docs = write_corpus(corpus, n_docs=30)
     targets.write_text(json.dumps({"id": "copy", "text": docs[7]["text"]}) + "\n")

@@ -11,9 +11,6 @@ cases skip with the reason where it is unreachable, and fail under CI=true.
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,15 +18,12 @@ from reliability_helpers import (
     EVERY,
     FULL_EVERY,
     FULL_STEPS,
-    PG_ADMIN_URL,
     STEPS,
     ledger_rows,
     outputs,
     reference_run,
     write_corpus,
 )
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.exc import OperationalError
 
 
 @pytest.fixture(scope="session")
@@ -50,41 +44,12 @@ def targets_file(corpus_file: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def pg_admin() -> Iterator[Engine]:
-    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", hide_parameters=True)
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except OperationalError as err:
-        engine.dispose()
-        reason = f"PostgreSQL unreachable at {PG_ADMIN_URL.split('@')[-1]}: {err.orig}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (CI=true: the reliability tests must run on PostgreSQL)")
-        pytest.skip(reason)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def pg_url(pg_admin: Engine) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database, dropped afterwards."""
-    name = f"provenance_rel_{uuid.uuid4().hex[:12]}"
-    with pg_admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with pg_admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def any_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty ledger of each kind."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
-    return request.getfixturevalue("pg_url")
+    return request.getfixturevalue("fresh_pg_url")
 
 
 def _reference(root: Path, corpus: Path, targets: Path, steps: int, every: int):

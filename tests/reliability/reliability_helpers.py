@@ -14,9 +14,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from test_runs import write_corpus  # noqa: F401  (re-exported: the run tests' corpus)
 
-PG_ADMIN_URL = os.environ.get(
-    "PROVENANCE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 # Fast and full tests share the run recipe: 54 training documents, 8 rows a step.
 STEPS, EVERY = 12, 2
 FULL_STEPS, FULL_EVERY = 36, 3  # 12 checkpoints: room for 6 kills

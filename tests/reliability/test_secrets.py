@@ -59,10 +59,10 @@ def _ledger_dump(url: str) -> str:
 
 
 def test_password_never_logged_printed_stored_or_exported(
-    pg_url, corpus_file, targets_file, tmp_path, capsys, caplog
+    fresh_pg_url, corpus_file, targets_file, tmp_path, capsys, caplog
 ):
     secret = _password()
-    url = _with_password(pg_url, secret)
+    url = _with_password(fresh_pg_url, secret)
     caplog.set_level(logging.DEBUG)
     out = tmp_path / "out"
     args = train_args(corpus_file, targets_file, out, url, 4, 2)
@@ -88,12 +88,12 @@ def test_password_never_logged_printed_stored_or_exported(
     assert secret not in logged
     assert secret not in "".join(traceback.format_exception(err.value))
     assert _files_containing(tmp_path, secret) == []
-    assert secret not in _ledger_dump(pg_url)
+    assert secret not in _ledger_dump(fresh_pg_url)
 
 
 @full
 def test_password_never_in_worker_or_cli_process_output(
-    pg_url, corpus_file, targets_file, tmp_path, pg_admin
+    fresh_pg_url, corpus_file, targets_file, tmp_path, pg_admin
 ):
     """The same through real processes: the CLI and a worker running a queued job."""
     from db.jobs import enqueue
@@ -101,11 +101,11 @@ def test_password_never_in_worker_or_cli_process_output(
     from db.session import session_scope
 
     secret = _password()
-    url = _with_password(pg_url, secret)
+    url = _with_password(fresh_pg_url, secret)
     out = tmp_path / "out"
     trained = run_cli([a for a in train_args(corpus_file, targets_file, out, url, 4, 2)])
     assert trained.returncode == 0, trained.stderr[-2000:]
-    factory = open_ledger(pg_url)
+    factory = open_ledger(fresh_pg_url)
     with session_scope(factory) as session:
         enqueue(session, "train", {"corpus": str(corpus_file), "config": {"steps": 4}})
     worker = run_cli(["worker", "--once", "--db", url, "--out", str(out)])
@@ -117,6 +117,6 @@ def test_password_never_in_worker_or_cli_process_output(
     for done in (trained, worker, bad, env):
         assert secret not in done.stdout and secret not in done.stderr
     assert _files_containing(tmp_path, secret) == []
-    assert secret not in _ledger_dump(pg_url)
+    assert secret not in _ledger_dump(fresh_pg_url)
     with pg_admin.connect() as connection:  # nothing in the server's view of the sessions
         assert secret not in repr(connection.execute(text("SELECT * FROM pg_stat_activity")).all())
