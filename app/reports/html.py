@@ -11,6 +11,7 @@ from html import escape
 
 from app.reports.canonical import canonical
 from app.reports.charts import figures
+from app.reports.manifest import summary_rows
 
 SNIPPET = 700  # characters of a document shown around its longest common span
 EMBED_ID = "provenance-report"
@@ -172,20 +173,7 @@ def _charts(report: dict) -> list[str]:
 
 def _manifest(manifest: dict) -> str:
     corpus = manifest["corpus"]
-    rows = [
-        ("corpus SHA-256", corpus["sha256"]),
-        ("corpus file SHA-256", corpus["file_sha256"]),
-        ("corpus documents", len(corpus["documents"])),
-        ("skipped input lines", len(corpus["skipped_lines"])),
-        ("tokenizer SHA-256", manifest["tokenizer_sha256"]),
-        ("initial weights SHA-256", manifest["initial_weights_sha256"]),
-        ("final weights SHA-256", manifest["final_weights_sha256"]),
-        ("replay", manifest["replay"]),
-        ("seed", manifest["seed"]),
-        ("config", manifest["config"]),
-        ("code version", manifest["code_version"]),
-        ("packages", manifest["packages"]),
-    ]
+    rows = summary_rows(manifest)
     files = "".join(
         f"<tr><td>{escape(p)}</td><td><code>{escape(h)}</code></td></tr>"
         for p, h in manifest["run_files"].items()

@@ -109,6 +109,27 @@ def manifest(session: Session, run: Run, run_dir: Path | None) -> dict:
     }
 
 
+def summary_rows(manifest: dict) -> list[tuple[str, object]]:
+    """The manifest's headline fields as (label, value), in the order every format shows them;
+    the per-document and per-file hashes and skipped lines follow them in each format."""
+    corpus = manifest["corpus"]
+    return [
+        ("corpus SHA-256", corpus["sha256"]),
+        ("corpus file SHA-256", corpus["file_sha256"]),
+        ("corpus path", corpus["path"]),
+        ("corpus documents", len(corpus["documents"])),
+        ("skipped input lines", len(corpus["skipped_lines"])),
+        ("tokenizer SHA-256", manifest["tokenizer_sha256"]),
+        ("initial weights SHA-256", manifest["initial_weights_sha256"]),
+        ("final weights SHA-256", manifest["final_weights_sha256"]),
+        ("replay", manifest["replay"]),
+        ("seed", manifest["seed"]),
+        ("config", manifest["config"]),
+        ("code version", manifest["code_version"]),
+        ("packages", manifest["packages"]),
+    ]
+
+
 def code_version() -> dict:
     """The provenance package version and, when the code is a git checkout, its commit."""
     root = Path(__file__).resolve().parents[2]

@@ -14,6 +14,7 @@ from pathlib import Path
 from fpdf import FPDF
 
 from app.reports.charts import figures
+from app.reports.manifest import summary_rows
 
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
 SNIPPET = 500  # characters of a document printed around its longest common span
@@ -137,20 +138,7 @@ def _documents(pdf: _Pdf, rows: list[dict], target_text: str) -> None:
 def _manifest(pdf: _Pdf, manifest: dict) -> None:
     corpus = manifest["corpus"]
     pdf.heading("Manifest")
-    for key, value in (
-        ("corpus SHA-256", corpus["sha256"]),
-        ("corpus file SHA-256", corpus["file_sha256"]),
-        ("corpus path", corpus["path"]),
-        ("documents", len(corpus["documents"])),
-        ("tokenizer SHA-256", manifest["tokenizer_sha256"]),
-        ("initial weights SHA-256", manifest["initial_weights_sha256"]),
-        ("final weights SHA-256", manifest["final_weights_sha256"]),
-        ("replay", manifest["replay"]),
-        ("seed", manifest["seed"]),
-        ("config", manifest["config"]),
-        ("code version", manifest["code_version"]),
-        ("packages", manifest["packages"]),
-    ):
+    for key, value in summary_rows(manifest):
         pdf.line_text(f"{key}: {value}", size=8)
     if corpus["skipped_lines"]:
         pdf.line_text("Skipped input lines", bold=True)
