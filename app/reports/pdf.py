@@ -31,33 +31,33 @@ def render_pdf(document: dict, *, charts: bool = True) -> bytes:
     pdf = _Pdf(document["sha256"])
     pdf.add_page()
     pdf.heading(f"Provenance report: target {report['target']['key']}", 16)
-    pdf.line_text(f"Report SHA-256: {document['sha256']}", size=8)
+    pdf.write_line(f"Report SHA-256: {document['sha256']}", size=8)
     pdf.heading("Target")
     if report["target"]["prompt"]:
-        pdf.line_text(f"Prompt: {report['target']['prompt']}")
-    pdf.line_text(report["target"]["text"])
+        pdf.write_line(f"Prompt: {report['target']['prompt']}")
+    pdf.write_line(report["target"]["text"])
     pdf.heading("Model and run")
     for key, value in report["run"].items():
-        pdf.line_text(f"{key}: {value}")
+        pdf.write_line(f"{key}: {value}")
     pdf.heading("Method")
     for key, value in report["method"].items():
         if key != "approximations":
-            pdf.line_text(f"{key}: {value}")
+            pdf.write_line(f"{key}: {value}")
     for item in report["method"]["approximations"]:
-        pdf.line_text(f"- {item}")
+        pdf.write_line(f"- {item}")
     pdf.heading("Efficiency check")
     for key, value in report["efficiency"].items():
-        pdf.line_text(f"{key}: {value}")
+        pdf.write_line(f"{key}: {value}")
     pdf.heading("Top contributors")
     _documents(pdf, report["contributors"], report["target"]["text"])
     pdf.heading("Harmful documents (raised the target's loss)")
     _documents(pdf, report["harmful"], report["target"]["text"])
     pdf.heading("Rights holders")
     for field, rows in report["rollups"].items():
-        pdf.line_text(f"By {field}: (specific, raw, share, takedown estimate in nats)", bold=True)
+        pdf.write_line(f"By {field}: (specific, raw, share, takedown estimate in nats)", bold=True)
         for r in rows:
             share = "" if r["share"] is None else f"{r['share']:.1%}"
-            pdf.line_text(
+            pdf.write_line(
                 f"{r[field]}: {r['documents']} documents, {r['specific']:+.6g}, {r['raw']:+.6g}, "
                 f"{share}, takedown {r['takedown_estimate']:+.6g}"
             )
@@ -67,7 +67,7 @@ def render_pdf(document: dict, *, charts: bool = True) -> bytes:
             height = pdf.epw * CHART_HEIGHT / CHART_WIDTH
             if pdf.get_y() + height + 8 > pdf.page_break_trigger:
                 pdf.add_page()  # keep a caption on the page of its chart
-            pdf.line_text(caption, bold=True)
+            pdf.write_line(caption, bold=True)
             pdf.image(io.BytesIO(png), w=pdf.epw, h=height)
     pdf.add_page()
     _manifest(pdf, report["manifest"])
@@ -102,17 +102,17 @@ def chart_images(report: dict) -> list[tuple[str, bytes]]:
 
 def _documents(pdf: _Pdf, rows: list[dict], target_text: str) -> None:
     if not rows:
-        pdf.line_text("None.")
+        pdf.write_line("None.")
     for r in rows:
         share = "" if r["share"] is None else f", share {r['share']:.1%}"
-        pdf.line_text(
+        pdf.write_line(
             f"#{r['rank']} {r['doc_key']}: specific {r['specific']:+.6g}, raw {r['raw']:+.6g}"
             f"{share}",
             bold=True,
         )
         meta = ", ".join(f"{f}: {r[f]}" for f in ("title", "source", "author", "license") if r[f])
         if meta:
-            pdf.line_text(meta, size=8)
+            pdf.write_line(meta, size=8)
         ev = r["evidence"]
         if ev:
             span = ev["longest_span"]
@@ -120,7 +120,7 @@ def _documents(pdf: _Pdf, rows: list[dict], target_text: str) -> None:
             if span:
                 start, end = span["target"]
                 copied = f'longest span {span["words"]} words: "{target_text[start:end]}"'
-            pdf.line_text(
+            pdf.write_line(
                 f"{ev['label']}; {copied}; n-gram overlap {ev['ngram_overlap']:.2f}, "
                 f"similarity {ev['similarity']:.3f}, BM25 {ev['bm25']:.3f}",
                 size=8,
@@ -129,7 +129,7 @@ def _documents(pdf: _Pdf, rows: list[dict], target_text: str) -> None:
         centre = ev["longest_span"]["document"][0] if ev and ev["longest_span"] else 0
         start = max(0, centre - SNIPPET // 3)
         snippet = text[start : start + SNIPPET]
-        pdf.line_text(
+        pdf.write_line(
             ("..." if start else "") + snippet + ("..." if len(text) > start + SNIPPET else ""),
             size=8,
         )
@@ -139,18 +139,18 @@ def _manifest(pdf: _Pdf, manifest: dict) -> None:
     corpus = manifest["corpus"]
     pdf.heading("Manifest")
     for key, value in summary_rows(manifest):
-        pdf.line_text(f"{key}: {value}", size=8)
+        pdf.write_line(f"{key}: {value}", size=8)
     if corpus["skipped_lines"]:
-        pdf.line_text("Skipped input lines", bold=True)
+        pdf.write_line("Skipped input lines", bold=True)
         for s in corpus["skipped_lines"]:
-            pdf.line_text(f"{s.get('location')}: {s.get('reason')}", size=8)
+            pdf.write_line(f"{s.get('location')}: {s.get('reason')}", size=8)
     if manifest["run_files"]:
-        pdf.line_text("Run files (SHA-256)", bold=True)
+        pdf.write_line("Run files (SHA-256)", bold=True)
         for path, sha in manifest["run_files"].items():
-            pdf.line_text(f"{sha}  {path}", size=7)
-    pdf.line_text("Documents (SHA-256)", bold=True)
+            pdf.write_line(f"{sha}  {path}", size=7)
+    pdf.write_line("Documents (SHA-256)", bold=True)
     for d in corpus["documents"]:
-        pdf.line_text(f"{d['sha256']}  {d['doc_key']}", size=7)
+        pdf.write_line(f"{d['sha256']}  {d['doc_key']}", size=7)
 
 
 class _Pdf(FPDF):
@@ -173,7 +173,7 @@ class _Pdf(FPDF):
         self.multi_cell(0, size * 0.5, self._safe(text), new_x="LMARGIN", new_y="NEXT")
         self.ln(1)
 
-    def line_text(self, text: str, size: int = 9, bold: bool = False) -> None:
+    def write_line(self, text: str, size: int = 9, bold: bool = False) -> None:
         self.set_font(self.base_font, style="B" if bold else "", size=size)
         self.multi_cell(0, size * 0.45, self._safe(str(text)), new_x="LMARGIN", new_y="NEXT")
 
