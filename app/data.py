@@ -120,7 +120,8 @@ def targets(url: str, run_key: str | None = None) -> pd.DataFrame:
 
 @st.cache_data(ttl=READ_TTL_S, show_spinner=False)
 def target_text(url: str, run_key: str, target_key: str) -> tuple[str, str | None]:
-    return read(url, overview.target_text, run_key, target_key)
+    target = read(url, repository.get_target, run_key, target_key)
+    return target.text, target.prompt
 
 
 @st.cache_data(ttl=READ_TTL_S, show_spinner=False)

@@ -195,18 +195,6 @@ def list_targets(session: Session, run_key: str | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=TARGET_COLUMNS)
 
 
-def target_text(session: Session, run_key: str, target_key: str) -> tuple[str, str | None]:
-    """(text, prompt) of a target; LookupError names the run's targets when it is missing."""
-    row = session.execute(
-        select(Target.text, Target.prompt)
-        .join(Run, Run.id == Target.run_id)
-        .where(Run.run_key == run_key, Target.target_key == target_key)
-    ).first()
-    if row is None:
-        raise LookupError(f"run {run_key!r} has no target {target_key!r}")
-    return row[0], row[1]
-
-
 def document_detail(session: Session, run_key: str, doc_key: str) -> DocumentDetail:
     """The document `doc_key` of the corpus the run trained on."""
     row = session.execute(
