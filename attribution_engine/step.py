@@ -18,7 +18,7 @@ from attribution_engine.config import Accounting, AttributionConfig, Strategy
 from attribution_engine.errors import AttributionInputError, NonFiniteError, UnsupportedModuleError
 from attribution_engine.ghost import Scale, Use, parameter_values
 from attribution_engine.ghost.uses import dot_with_matrices
-from attribution_engine.modes import eval_mode
+from attribution_engine.modes import eval_mode, without_autocast
 from attribution_engine.objective import (
     predicted_counts,
     row_loss_sums,
@@ -319,17 +319,18 @@ def _values(
         n_rows = calls[0].inputs[0].shape[0]  # rows first in every recorded call
         device = calls[0].inputs[0].device  # accumulate where the captures are (GPU or CPU)
         block = torch.zeros(n_rows, n_columns, dtype=torch.float64, device=device)
-        for p in params:
-            mine = train_uses.get(p)
-            if not mine:
-                continue
-            seen.add(p)
-            theirs = target_uses.get(p, [])
-            more = None if extra is None else extra[p]
-            if theirs or more is not None:
-                block += parameter_values(
-                    mine, theirs, scales[p], p.shape, more, strategy, n_targets
-                )
+        with without_autocast(device):
+            for p in params:
+                mine = train_uses.get(p)
+                if not mine:
+                    continue
+                seen.add(p)
+                theirs = target_uses.get(p, [])
+                more = None if extra is None else extra[p]
+                if theirs or more is not None:
+                    block += parameter_values(
+                        mine, theirs, scales[p], p.shape, more, strategy, n_targets
+                    )
         blocks.append(block)
     unseen = [p for p in params if p.grad is not None and p not in seen]
     if unseen:
@@ -357,7 +358,9 @@ def _target_dots(
 ) -> torch.Tensor:
     """float64 [V]: g_v . delta for one delta per parameter, from the target captures."""
     out = torch.zeros(n, dtype=torch.float64, device=deltas[0].device)
-    for p, delta in zip(params, deltas, strict=True):
-        for use in target_uses.get(p, []):
-            out += dot_with_matrices(use, delta.unsqueeze(0).to(use.tensor.dtype))[:, 0].double()
+    with without_autocast(out.device):
+        for p, delta in zip(params, deltas, strict=True):
+            for use in target_uses.get(p, []):
+                matrices = delta.unsqueeze(0).to(use.tensor.dtype)
+                out += dot_with_matrices(use, matrices)[:, 0].double()
     return out
