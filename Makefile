@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # The CPU build of torch lies in /opt/wheels on these machines; elsewhere pip uses its index.
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 
-.PHONY: demo test test-all lint bench fidelity reliability
+.PHONY: demo test test-all test-gpu lint bench fidelity reliability
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test: lint
 
 test-all: lint
 	$(PY) -m pytest -q -m ""
+
+# The engine on a CUDA device against the CPU float64 oracle (tests/gpu/; a GPU machine only).
+test-gpu: $(VENV)/.installed
+	$(PY) -m pytest -q -m gpu tests/gpu
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/overhead.py
