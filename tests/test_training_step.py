@@ -264,3 +264,26 @@ def test_context_manager_removes_hooks_on_exception():
         att.step(batch)
         raise KeyError("user code failed")
     assert_no_hooks(model, opt)
+
+
+class _OtherSecondMoment(torch.optim.AdamW):
+    """AdamW whose second moment follows another rule (twice Adam's) after each step."""
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = super().step(closure)
+        for state in self.state.values():
+            state["exp_avg_sq"].mul_(2.0)
+        return loss
+
+
+def test_adam_accounting_refuses_an_optimizer_with_another_update_rule():
+    """Adam-aware values assume Adam's v_hat; an AdamW subclass with another rule is caught
+    after its step (here on tensors large enough that only strided coordinates are read)."""
+    model = gpt2(seed=12, n_embd=64, vocab=128)
+    assert max(p.numel() for p in model.parameters()) > 4096
+    batch, targets = make_batch(4, seed=95, vocab=128), make_targets(2, seed=96, vocab=128)
+    optimizer = _OtherSecondMoment(_params(model), lr=ADAM_LR)
+    with InRunAttributor(model, optimizer, targets, AttributionConfig()) as att:
+        with pytest.raises(RuntimeError, match="differs from Adam's update rule"):
+            att.step(batch)
