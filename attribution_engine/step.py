@@ -79,7 +79,7 @@ def step_values(
         for p in params:
             p.grad = None
         with Capture(model) as capture:
-            target_losses, target_calls = _target_pass(model, capture, targets)
+            target_losses, target_calls = target_pass(model, capture, targets)
             _, calls = _train_pass(model, capture, batch, n_total, "batch")
             _check_finite_grads(params, capture)
             scales = sgd_scales(params, [float(lr)] * len(params), 1.0)
@@ -138,7 +138,7 @@ class InRunAttributor:
         optimizer.zero_grad(set_to_none=True)
         model.zero_grad(set_to_none=True)
         try:
-            target_losses, target_calls = _target_pass(model, self._capture, self.targets)
+            target_losses, target_calls = target_pass(model, self._capture, self.targets)
             train_loss, per_batch = 0.0, []
             for k in self._local_micro_batches(len(micro)):
                 label = "batch" if len(micro) == 1 else f"micro-batch {k}"
@@ -260,7 +260,7 @@ def _validate(model: nn.Module, micro: list[Rows], targets: Rows) -> int:
     return n_total
 
 
-def _target_pass(model: nn.Module, capture: Capture, targets: Rows):
+def target_pass(model: nn.Module, capture: Capture, targets: Rows):
     """Target losses [V] and the target rows' recorded calls, at the current weights."""
     counts = predicted_counts(targets["labels"])
     with eval_mode(model), capture.recording(counts.shape[0]) as calls:

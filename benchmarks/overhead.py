@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch.func import functional_call, grad, vmap
@@ -28,8 +29,12 @@ from attribution_engine import (
     AttributionConfig,
     InRunAttributor,
     Preconditioner,
+    Strategy,
 )
+from attribution_engine.capture import Capture, uses_by_parameter
+from attribution_engine.ghost import FactoredUse, Scale, parameter_values
 from attribution_engine.objective import predicted_counts, row_loss_sums
+from attribution_engine.step import target_pass
 
 
 @dataclass(frozen=True)
@@ -161,6 +166,62 @@ def time_variants(shape: Shape, rounds: int) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+def _median_seconds(work: Callable[[], object], rounds: int) -> float:
+    work()  # warm-up
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def floor_parts(shape: Shape, rounds: int) -> dict[int, tuple[float, float]]:
+    """{targets: (target pass s, value arithmetic s)}: the two pieces of an attributed step
+    that grow with the targets, timed alone on tensors captured once, with no hooks, glue or
+    efficiency check around them.
+
+    The target pass is the targets' forward and backward to the module outputs. The value
+    arithmetic is, for every parameter, the fastest of the engine's exact strategies (Gram,
+    per-sample, target-materialise), each timed, so the cost model's choice is not assumed.
+    """
+    model, batch, targets = build(shape)
+    n_total = int(predicted_counts(batch["labels"]).sum())
+    out = {}
+    with Capture(model) as capture:
+        with capture.recording(shape.rows) as calls:
+            (row_loss_sums(model, batch).sum() / n_total).backward()
+        train = uses_by_parameter(calls)
+        for n_targets in (1, 8):
+            chosen = {key: value[:n_targets] for key, value in targets.items()}
+            pass_seconds = _median_seconds(partial(target_pass, model, capture, chosen), rounds)
+            theirs = uses_by_parameter(target_pass(model, capture, chosen)[1])
+            arithmetic = 0.0
+            for p in model.parameters():
+                if p not in train or p not in theirs:
+                    continue
+                factored = all(isinstance(u, FactoredUse) for u in train[p] + theirs[p])
+                strategies = list(Strategy)[1:] if factored else [Strategy.AUTO]
+                arithmetic += min(
+                    _median_seconds(
+                        partial(
+                            parameter_values,
+                            train[p],
+                            theirs[p],
+                            Scale(1.0),
+                            p.shape,
+                            None,
+                            strategy,
+                            n_targets,
+                        ),
+                        rounds,
+                    )
+                    for strategy in strategies
+                )
+            out[n_targets] = (pass_seconds, arithmetic)
+    return out
+
+
 def rss_kib(field: str) -> int:
     with open("/proc/self/status") as status:
         for line in status:
@@ -206,6 +267,7 @@ def main() -> None:
         return
     torch.set_num_threads(args.threads)
     medians = time_variants(shape, args.rounds)
+    floors = floor_parts(shape, args.rounds)
     memory = {} if args.no_memory else peak_memory(shape, args.threads, args.quick)
     plain = medians[VARIANTS[0].name]
     floor = 1 + shape.target_tokens / (shape.rows * shape.tokens)
@@ -221,6 +283,15 @@ def main() -> None:
         mem = memory.get(variant.name)
         mem_text = f"{mem:.0f} | {mem / memory[VARIANTS[0].name]:.2f}" if mem else "- | -"
         print(f"| {variant.name} | {ms:.1f} | {ms / 1000 / plain:.2f} | {mem_text} |")
+    print("\nthe target pass and the value arithmetic alone (see floor_parts):")
+    print("| targets | target pass ms | value arithmetic ms | plain + both, x plain |")
+    print("|---:|---:|---:|---:|")
+    for n_targets, (pass_seconds, arithmetic) in floors.items():
+        floor_ratio = 1 + (pass_seconds + arithmetic) / plain
+        print(
+            f"| {n_targets} | {pass_seconds * 1000:.1f} | {arithmetic * 1000:.1f} | "
+            f"{floor_ratio:.3f} |"
+        )
 
 
 if __name__ == "__main__":
