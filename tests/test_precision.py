@@ -38,10 +38,10 @@ def test_a_callers_autocast_does_not_reach_the_dot_products():
     targets = tiny_models.make_targets(2, seed=22, t_max=12)
     expected = step_values(model, batch, targets, lr=0.1)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    with InRunAttributor(model, optimizer, targets, AttributionConfig()) as attributor:
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            under_autocast = step_values(model, batch, targets, lr=0.1)
-            result = attributor.step(batch)
+    attributor = InRunAttributor(model, optimizer, targets, AttributionConfig())
+    with attributor, torch.autocast("cpu", dtype=torch.bfloat16):
+        under_autocast = step_values(model, batch, targets, lr=0.1)
+        result = attributor.step(batch)
     assert under_autocast.dtype == torch.float64
     assert oracle.rel_err(under_autocast, expected) < 5e-2
     assert oracle.rel_err(result.values, expected) < 5e-2

@@ -284,6 +284,6 @@ def test_adam_accounting_refuses_an_optimizer_with_another_update_rule():
     assert max(p.numel() for p in model.parameters()) > 4096
     batch, targets = make_batch(4, seed=95, vocab=128), make_targets(2, seed=96, vocab=128)
     optimizer = _OtherSecondMoment(_params(model), lr=ADAM_LR)
-    with InRunAttributor(model, optimizer, targets, AttributionConfig()) as att:
-        with pytest.raises(RuntimeError, match="differs from Adam's update rule"):
-            att.step(batch)
+    attributor = InRunAttributor(model, optimizer, targets, AttributionConfig())
+    with attributor, pytest.raises(RuntimeError, match="differs from Adam's update rule"):
+        attributor.step(batch)
