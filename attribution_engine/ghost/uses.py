@@ -63,14 +63,14 @@ Use = FactoredUse | SummedUse
 
 
 def materialise_sum(uses: list[Use], shape: torch.Size) -> torch.Tensor:
-    """Each row's gradient summed over `uses` (same rows), [N, *shape], in one buffer."""
+    """Each row's gradient summed over `uses` (same rows), [N, *shape], in a buffer of its own
+    (callers may scale it in place)."""
     n = uses[0].n_rows
     # Dense uses first: the first product allocates the buffer, so no zero fill is needed.
     ordered = sorted(uses, key=lambda use: isinstance(use, FactoredUse) and _is_scatter(use))
     first, rest = ordered[0], ordered[1:]
     if isinstance(first, SummedUse):
-        out = first.grads.reshape(n, *shape)
-        out = out.clone() if rest else out  # never write into a captured tensor
+        out = first.grads.reshape(n, *shape).clone()  # never write into a captured tensor
     elif _is_scatter(first):
         out = first.tensor.new_zeros(n, *shape)
         _scatter_rows(first.left, first.right, out.view(n * first.left.size, -1))
