@@ -206,12 +206,11 @@ def evidence(url: str, run_key: str, target_key: str) -> pd.DataFrame:
 def compute_evidence(run_key: str, target_key: str, doc_keys: list[str]) -> int:
     """Compute and store the missing evidence of these documents (loads the embedding model,
     indexes the corpus for BM25: seconds); returns how many pairs the ledger now has."""
-    from app.reports import ensure_evidence
+    from app.reports.gather import fill_evidence
 
-    with session_scope(ledger().write) as session:
-        found = ensure_evidence(session, run_key, target_key, doc_keys)
+    stored = fill_evidence(ledger().write, run_key, target_key, doc_keys)
     evidence.clear()
-    return len(found)
+    return stored
 
 
 def run_dir(run_key: str) -> Path | None:
@@ -224,10 +223,12 @@ def run_dir(run_key: str) -> Path | None:
 def report(run_key: str, target_key: str, fmt: str) -> tuple[bytes, str]:
     """(file bytes, SHA-256 of the JSON report) of one report: `app.reports.render_report`
     split in two, as `export_report` does, so that drawing a PDF's charts (seconds) happens
-    after the transaction, not while it holds SQLite's write lock (missing evidence is
-    computed and stored on the way). Not cached: called on a button press only."""
+    after the transaction, not while it holds SQLite's write lock; missing evidence is
+    computed before it, for the same reason. Not cached: called on a button press only."""
     from app.reports import build_report, envelope, render
+    from app.reports.build import fill_report_evidence
 
+    fill_report_evidence(ledger().write, run_key, target_key)
     with session_scope(ledger().write) as session:
         document = envelope(build_report(session, run_key, target_key, run_dir=run_dir(run_key)))
     evidence.clear()

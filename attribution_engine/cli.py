@@ -397,11 +397,8 @@ def _verify(args: argparse.Namespace) -> None:
 
 def _evidence(args: argparse.Namespace) -> None:
     from app.reports.gather import run_evidence
-    from db.session import session_scope
 
-    factory = _ledger(args)
-    with session_scope(factory) as session:
-        pairs = run_evidence(session, args.run, args.k, args.target)
+    pairs = run_evidence(_ledger(args), args.run, args.k, args.target)
     print(f"{args.run}: evidence of {pairs} (target, document) pairs in the ledger")
 
 

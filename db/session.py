@@ -133,6 +133,13 @@ def make_sessionmaker(engine: Engine, *, write: bool = False) -> sessionmaker[Se
     return sessionmaker(bind=bind, expire_on_commit=False)
 
 
+def read_only(factory: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Sessions on the same database as `factory` whose transactions take no write lock: for
+    long reads and computations that a writer (a training run's commits) must not wait on."""
+    engine = factory.kw["bind"].execution_options(**{WRITE_OPTION: False})
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
 @contextmanager
 def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One transaction: commit on success, roll back on any error, always close."""

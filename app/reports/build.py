@@ -15,10 +15,10 @@ import math
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.reports.canonical import sha256
-from app.reports.gather import ensure_evidence, evidence_method
+from app.reports.gather import ensure_evidence, evidence_method, fill_evidence
 from app.reports.manifest import manifest
 from db.evidence import EvidenceRecord
 from db.models import Document, Run
@@ -30,6 +30,7 @@ from db.repository import (
     trajectories,
     values_by,
 )
+from db.session import read_only, session_scope
 
 SCHEMA = "provenance-report/1"
 TOP_K = 10  # contributors and harmful documents shown, each with its evidence
@@ -40,6 +41,26 @@ APPROXIMATIONS = {
     1: "first-order Taylor expansion of each step's utility (DESIGN 2.2)",
     2: "second-order Taylor expansion with one Hessian-vector product per step (DESIGN 2.2)",
 }
+
+
+def fill_report_evidence(
+    factory: sessionmaker[Session], run_key: str, target_key: str, k: int = TOP_K
+) -> None:
+    """Compute the evidence a report of (run, target) will show, outside any write transaction
+    (`fill_evidence`), so that building the report afterwards only reads it."""
+    with session_scope(read_only(factory)) as session:
+        top, bottom = _shown(session, run_key, target_key, k)
+    fill_evidence(
+        factory, run_key, target_key, top["doc_key"].tolist() + bottom["doc_key"].tolist()
+    )
+
+
+def _shown(session: Session, run_key: str, target_key: str, k: int):
+    """(contributors, harmful documents): the k highest by specific value, and the k lowest
+    of those below zero."""
+    top = top_documents(session, run_key, target_key, k, by="specific")
+    bottom = top_documents(session, run_key, target_key, k, by="specific", ascending=True)
+    return top, bottom[bottom["value"] < 0]
 
 
 def build_report(
@@ -55,9 +76,7 @@ def build_report(
     (compute_evidence=False leaves it out instead, as `verify` does)."""
     run = _run(session, run_key)
     target = _target(session, run, target_key)
-    top = top_documents(session, run_key, target_key, k, by="specific")
-    bottom = top_documents(session, run_key, target_key, k, by="specific", ascending=True)
-    bottom = bottom[bottom["value"] < 0]
+    top, bottom = _shown(session, run_key, target_key, k)
     keys = top["doc_key"].tolist() + bottom["doc_key"].tolist()
     found = ensure_evidence(session, run_key, target_key, keys, compute=compute_evidence)
     documents = _documents(session, run, keys)

@@ -14,7 +14,7 @@ from typing import Literal
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.reports.build import build_report, envelope
+from app.reports.build import build_report, envelope, fill_report_evidence
 from app.reports.canonical import canonical
 from app.reports.csv import render_csv
 from app.reports.html import render_html
@@ -46,6 +46,7 @@ def export_report(
 ) -> str:
     """Write the report of (run, target) to `path` (atomically) and record it; returns the
     report's SHA-256 (that of its canonical JSON, the same for every format)."""
+    fill_report_evidence(factory, run_key, target_key)  # the slow part, outside the write lock
     with session_scope(factory) as session:
         document = envelope(build_report(session, run_key, target_key, run_dir=run_dir))
     data = render(document, fmt)  # outside the transaction: charts take seconds

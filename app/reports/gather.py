@@ -1,6 +1,7 @@
 """Evidence for the documents a report shows: read from the ledger, computed where missing.
 
-`ensure_evidence` is the one entry point (the report builder and the UI call it): the
+`ensure_evidence` is the one entry point inside a transaction (the report builder), and
+`fill_evidence` the one that computes outside it (the UI, the CLI, before a report): the
 evidence of each (target, document) pair under the current parameters is computed once,
 stored in the ledger (db/evidence.py) and read back afterwards, so two exports agree.
 BM25 uses the run's whole corpus as its collection (IDF and length normalisation) up to
@@ -10,9 +11,11 @@ BM25 uses the run's whole corpus as its collection (IDF and length normalisation
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib.metadata import version as package_version
 
-from sqlalchemy.orm import Session
+import numpy as np
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.reports.canonical import sha256
 from attribution_engine.embeddings import CachedEmbedder, model_version
@@ -26,6 +29,7 @@ from db.evidence import (
     write_evidence,
 )
 from db.repository import get_target, run_targets, top_documents
+from db.session import read_only, session_scope
 
 # Indexing a million documents for one report would take minutes; past this many the BM25
 # collection is the scored documents alone (IDF then compares them with each other only).
@@ -56,6 +60,59 @@ def evidence_version(thresholds: Thresholds | None = None) -> str:
     return sha256(evidence_method(thresholds))
 
 
+@dataclass(frozen=True)
+class PendingEvidence:
+    """Evidence computed and not stored yet (`store_evidence` stores it): the records, and the
+    embedding vectors computed on the way (keyed by text SHA-256)."""
+
+    version: str
+    records: list[EvidenceRecord]
+    vectors: dict[str, np.ndarray]
+
+
+def compute_evidence(
+    session: Session,
+    run_key: str,
+    target_key: str,
+    doc_keys: Sequence[str],
+    *,
+    thresholds: Thresholds | None = None,
+) -> PendingEvidence:
+    """Evidence of the documents whose pair with the target the ledger lacks, computed with
+    reads only, so that a read session holds no write lock while the embedding model loads."""
+    thresholds = thresholds or Thresholds()
+    version = evidence_version(thresholds)
+    known = read_evidence(session, run_key, target_key, version)
+    missing = [k for k in dict.fromkeys(doc_keys) if k not in known]
+    vectors: dict[str, np.ndarray] = {}
+    if not missing:
+        return PendingEvidence(version, [], vectors)
+    target = get_target(session, run_key, target_key)
+    texts = corpus_texts(session, run_key)
+    keys = list(texts) if len(texts) <= BM25_MAX_DOCUMENTS else missing
+    scores = dict(zip(keys, bm25_scores(target.text, [texts[k] for k in keys]), strict=True))
+    embed = CachedEmbedder(
+        lambda shas: lookup_embeddings(session, model_version(), shas), vectors.update
+    )
+    records = [
+        _record(
+            key,
+            evidence(target.text, texts[key], embed=embed, bm25=scores[key], thresholds=thresholds),
+        )
+        for key in missing
+    ]
+    return PendingEvidence(version, records, vectors)
+
+
+def store_evidence(
+    session: Session, run_key: str, target_key: str, pending: PendingEvidence
+) -> None:
+    """Write computed evidence and its new embeddings. Idempotent: evidence rows replace
+    their pair's and known vectors are kept, so two processes filling the same pairs agree."""
+    store_embeddings(session, model_version(), pending.vectors)
+    write_evidence(session, run_key, target_key, pending.version, pending.records)
+
+
 def ensure_evidence(
     session: Session,
     run_key: str,
@@ -67,38 +124,34 @@ def ensure_evidence(
 ) -> dict[str, EvidenceRecord]:
     """Evidence of these documents for the target, by document key.
 
-    Missing pairs are computed and written in the caller's transaction; with compute=False
-    (verify) they are left out of the result instead.
+    Missing pairs are computed and written in the caller's transaction (`fill_evidence` first
+    keeps that transaction short); with compute=False (verify) they are left out instead.
     """
-    thresholds = thresholds or Thresholds()
-    version = evidence_version(thresholds)
-    known = read_evidence(session, run_key, target_key, version)
-    missing = [k for k in dict.fromkeys(doc_keys) if k not in known]
-    if missing and compute:
-        target = get_target(session, run_key, target_key)
-        texts = corpus_texts(session, run_key)
-        keys = list(texts) if len(texts) <= BM25_MAX_DOCUMENTS else missing
-        scores = dict(zip(keys, bm25_scores(target.text, [texts[k] for k in keys]), strict=True))
-        embed = CachedEmbedder(
-            lambda shas: lookup_embeddings(session, model_version(), shas),
-            lambda vectors: store_embeddings(session, model_version(), vectors),
-        )
-        records = [
-            _record(
-                key,
-                evidence(
-                    target.text,
-                    texts[key],
-                    embed=embed,
-                    bm25=scores[key],
-                    thresholds=thresholds,
-                ),
-            )
-            for key in missing
-        ]
-        write_evidence(session, run_key, target_key, version, records)
-        known.update({r.doc_key: r for r in records})
+    if compute:
+        pending = compute_evidence(session, run_key, target_key, doc_keys, thresholds=thresholds)
+        store_evidence(session, run_key, target_key, pending)
+    known = read_evidence(session, run_key, target_key, evidence_version(thresholds))
     return {k: known[k] for k in doc_keys if k in known}
+
+
+def fill_evidence(
+    factory: sessionmaker[Session],
+    run_key: str,
+    target_key: str,
+    doc_keys: Sequence[str],
+    *,
+    thresholds: Thresholds | None = None,
+) -> int:
+    """Compute the evidence the ledger lacks for these documents in a read transaction (the
+    embedding model loads for seconds) and store it in a short write one, so that a training
+    run's ledger commits never wait on it. Returns how many of the pairs the ledger now has.
+    `factory` makes write sessions."""
+    with session_scope(read_only(factory)) as session:
+        pending = compute_evidence(session, run_key, target_key, doc_keys, thresholds=thresholds)
+    with session_scope(factory) as session:
+        store_evidence(session, run_key, target_key, pending)
+        known = read_evidence(session, run_key, target_key, pending.version)
+    return len(set(doc_keys) & known.keys())
 
 
 def _record(doc_key: str, found: Evidence) -> EvidenceRecord:
@@ -121,13 +174,17 @@ def _record(doc_key: str, found: Evidence) -> EvidenceRecord:
     )
 
 
-def run_evidence(session: Session, run_key: str, k: int, target_key: str | None = None) -> int:
+def run_evidence(
+    factory: sessionmaker[Session], run_key: str, k: int, target_key: str | None = None
+) -> int:
     """Evidence of the k highest and k lowest documents (specific value) of every target of a
-    run (reference targets excluded), or of one target; returns the number of pairs."""
-    keys = [target_key] if target_key else [t.target_key for t in run_targets(session, run_key)]
-    pairs = 0
-    for key in keys:
-        top = top_documents(session, run_key, key, k)["doc_key"].tolist()
-        bottom = top_documents(session, run_key, key, k, ascending=True)["doc_key"].tolist()
-        pairs += len(ensure_evidence(session, run_key, key, top + bottom))
-    return pairs
+    run (reference targets excluded), or of one target; returns the number of pairs. Each
+    target's evidence is computed outside the write transaction (`fill_evidence`)."""
+    with session_scope(read_only(factory)) as session:
+        keys = [target_key] if target_key else [t.target_key for t in run_targets(session, run_key)]
+        wanted = {
+            key: top_documents(session, run_key, key, k)["doc_key"].tolist()
+            + top_documents(session, run_key, key, k, ascending=True)["doc_key"].tolist()
+            for key in keys
+        }
+    return sum(fill_evidence(factory, run_key, key, docs) for key, docs in wanted.items())

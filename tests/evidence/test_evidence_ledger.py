@@ -5,11 +5,13 @@ pair once."""
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 
 import numpy as np
 import pytest
 
-from app.reports.gather import ensure_evidence, evidence_version
+from app.reports import gather
+from app.reports.gather import ensure_evidence, evidence_version, fill_evidence
 from attribution_engine.evidence import Thresholds
 from db.evidence import (
     EvidenceRecord,
@@ -93,3 +95,32 @@ def test_ensure_evidence_computes_each_pair_once(factory):
         assert ensure_evidence(session, "run", "t", ["a"], compute=False, thresholds=strict) == {}
         recomputed = ensure_evidence(session, "run", "t", ["a"], thresholds=strict)
         assert recomputed["a"].label == "diffuse"
+
+
+def test_fill_evidence_lets_other_writers_commit_while_it_computes(factory, monkeypatch):
+    """Evidence is computed in a read transaction (the embedding model loads for seconds) and
+    stored in a short write one: while it computes, another process takes SQLite's write lock
+    at once, as a training run's ledger commit must. Before, the computation ran inside the
+    write transaction and that writer waited out its busy timeout."""
+    engine = factory.kw["bind"]
+    took_lock = []
+    real = gather.evidence
+
+    def evidence_while_another_writer_commits(*args, **kwargs):
+        if engine.dialect.name == "sqlite" and not took_lock:
+            other = sqlite3.connect(engine.url.database, timeout=0.2, isolation_level=None)
+            try:
+                other.execute("BEGIN IMMEDIATE")  # "database is locked" if the lock is held
+                other.execute("COMMIT")
+                took_lock.append(True)
+            finally:
+                other.close()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gather, "evidence", evidence_while_another_writer_commits)
+    assert fill_evidence(factory, "run", "t", ["a", "c", "a"]) == 2
+    assert took_lock == ([True] if engine.dialect.name == "sqlite" else [])
+    with session_scope(factory) as session:
+        stored = ensure_evidence(session, "run", "t", ["a", "c"], compute=False)
+    assert stored["a"].label == "paraphrase" and stored["c"].label == "diffuse"
+    assert fill_evidence(factory, "run", "t", ["a"]) == 1  # nothing left to compute
