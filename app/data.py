@@ -108,6 +108,12 @@ def runs(url: str) -> pd.DataFrame:
     return read(url, overview.list_runs)
 
 
+def committed_step(url: str, run_key: str) -> int:
+    """The last step of the run whose values the ledger holds (0 before the first commit)."""
+    listed = runs(url)
+    return int(listed.loc[listed["run_key"] == run_key, "committed_step"].max() or 0)
+
+
 @st.cache_data(ttl=JOBS_TTL_S, show_spinner=False)
 def jobs_table(url: str) -> pd.DataFrame:
     return read(url, jobs.list_jobs)
@@ -220,8 +226,9 @@ def run_dir(run_key: str) -> Path | None:
     return path if (path / "recipe.json").is_file() else None
 
 
-def report(run_key: str, target_key: str, fmt: str) -> tuple[bytes, str]:
-    """(file bytes, SHA-256 of the JSON report) of one report: `app.reports.render_report`
+def report(run_key: str, target_key: str, fmt: str) -> tuple[bytes, str, int]:
+    """(file bytes, SHA-256 of the JSON report, the run's committed step it shows) of one
+    report: `app.reports.render_report`
     split in two, as `export_report` does, so that drawing a PDF's charts (seconds) happens
     after the transaction, not while it holds SQLite's write lock; missing evidence is
     computed before it, for the same reason. Not cached: called on a button press only."""
@@ -232,4 +239,4 @@ def report(run_key: str, target_key: str, fmt: str) -> tuple[bytes, str]:
     with session_scope(ledger().write) as session:
         document = envelope(build_report(session, run_key, target_key, run_dir=run_dir(run_key)))
     evidence.clear()
-    return render(document, fmt), document["sha256"]
+    return render(document, fmt), document["sha256"], document["report"]["run"]["committed_step"]

@@ -2,7 +2,8 @@
 
 A report is rendered only when its button is pressed (a PDF draws its charts through Chromium:
 seconds), kept in the session state under (run, target, format) and offered with
-`st.download_button` on every rerun after that, with the SHA-256 of its JSON report.
+`st.download_button` on every rerun after that, with the SHA-256 of its JSON report, until the
+run commits newer values: a report of an older step is then withdrawn, with a word why.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ VERIFY_WORDS = (
 
 
 def state_key(prefix: str, run_key: str, target_key: str, fmt: str) -> str:
-    """Where a prepared report lives in st.session_state: (bytes, sha256)."""
+    """Where a prepared report lives in st.session_state: (bytes, sha256, committed step)."""
     return f"{prefix}_report:{run_key}:{target_key}:{fmt}"
 
 
@@ -38,8 +39,9 @@ def file_name(run_key: str, target_key: str, fmt: str) -> str:
     return f"{stem}.{fmt}"
 
 
-def report_downloads(prefix: str, run_key: str, target_key: str) -> None:
+def report_downloads(prefix: str, url: str, run_key: str, target_key: str) -> None:
     """Prepare/download buttons for the report of (run, target), one column per format."""
+    latest = data.committed_step(url, run_key)
     st.caption(
         "The report: target, run, method, efficiency check, top and harmful documents with "
         "their evidence, roll-ups, charts and a manifest of hashes. " + VERIFY_WORDS
@@ -55,8 +57,13 @@ def report_downloads(prefix: str, run_key: str, target_key: str) -> None:
                         st.error(f"The {name} report could not be rendered:")
                         st.code(str(err), language=None, wrap_lines=True)  # may quote ids
             prepared = st.session_state.get(key)
-            if prepared is not None:
-                content, digest = prepared
+            if prepared is not None and prepared[2] < latest:
+                st.caption(
+                    f"The {name} report prepared earlier shows step {prepared[2]}; the run has "
+                    f"committed values up to step {latest} since. Prepare it again."
+                )
+            elif prepared is not None:
+                content, digest, _ = prepared
                 st.download_button(
                     f"Download {name}",
                     content,

@@ -166,4 +166,4 @@ else:
     st.caption("Cumulative specific value of the leading documents after each ledger commit.")
 
 st.subheader("Provenance report")
-report_download.report_downloads("attribution", run_key, target_key)
+report_download.report_downloads("attribution", url, run_key, target_key)

@@ -35,4 +35,4 @@ st.caption("Documents with negative value (filter list)")
 ui.downloads(health.by_document(data.negatives(url, run_key, "specific")), "negatives", "downloads")
 
 st.subheader("Provenance report")
-report_download.report_downloads("downloads", run_key, target_key)
+report_download.report_downloads("downloads", url, run_key, target_key)

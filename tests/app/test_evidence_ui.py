@@ -15,11 +15,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 
-from app import evidence_view, report_download
+from app import data, evidence_view, report_download
 from app.highlight import highlight_html
 from app.reports import failed, render_report, verify
+from db.models import Run
 from db.session import make_engine, make_sessionmaker, session_scope
 from tests.app.conftest import (
     APP_DIR,
@@ -187,10 +189,11 @@ def test_report_is_rendered_on_click_and_its_json_verifies(seeded: str, tmp_path
     assert [b.key for b in at.get("download_button") if "_download_" in b.key] == [
         "downloads_download_json"
     ]
-    content, digest = at.session_state[
+    content, digest, step = at.session_state[
         report_download.state_key("downloads", RUN, KNOWN_TARGET, "json")
     ]
     assert json.loads(content)["sha256"] == digest
+    assert json.loads(content)["report"]["run"]["committed_step"] == step
     assert any(digest in c.value for c in at.caption)  # the hash is shown beside the button
     path = tmp_path / "report.json"
     path.write_bytes(content)
@@ -206,7 +209,7 @@ def test_report_is_rendered_on_click_and_its_json_verifies(seeded: str, tmp_path
     at = page("attribution").run()
     at.selectbox(key="attribution_target").set_value(KNOWN_TARGET).run()
     at.button(key="attribution_prepare_csv").click().run()
-    content, csv_digest = at.session_state[
+    content, csv_digest, _ = at.session_state[
         report_download.state_key("attribution", RUN, KNOWN_TARGET, "csv")
     ]
     assert csv_digest == digest and digest.encode() in content
@@ -216,3 +219,29 @@ def test_report_is_rendered_on_click_and_its_json_verifies(seeded: str, tmp_path
 def test_report_file_names_are_safe() -> None:
     name = report_download.file_name("run/../x", "<t> 1", "pdf")
     assert name == "provenance-run_.._x-_t_1.pdf"
+
+
+def test_a_prepared_report_is_withdrawn_when_the_run_commits_newer_values(seeded: str) -> None:
+    """A report prepared at one step is not offered once the run's ledger holds a later step
+    (a worker committed while the page was open): it would show old numbers."""
+    at = page("downloads").run()
+    at.selectbox(key="downloads_target").set_value(KNOWN_TARGET).run()
+    at.button(key="downloads_prepare_json").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [b.key for b in at.get("download_button") if "_download_" in b.key]
+    _, _, step = at.session_state[report_download.state_key("downloads", RUN, KNOWN_TARGET, "json")]
+
+    with session_scope(make_sessionmaker(make_engine(seeded), write=True)) as session:
+        session.execute(
+            update(Run).where(Run.run_key == RUN).values(committed_step=Run.committed_step + 1)
+        )
+    data.runs.clear()  # the page's 5 s read cache, as if it had expired
+    at.run()
+    assert not at.exception
+    assert not [b for b in at.get("download_button") if "_download_" in b.key]
+    assert any(
+        f"shows step {step}" in c.value
+        and f"up to step {step + 1}" in c.value
+        and "Prepare it again" in c.value
+        for c in at.caption
+    )
