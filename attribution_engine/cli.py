@@ -64,6 +64,13 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--accumulation", type=int, default=1)
     train.add_argument("--lr", type=float, default=3e-4)
     train.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw")
+    train.add_argument(
+        "--accounting",
+        choices=("auto", "adam", "sgd_proxy"),
+        default="auto",
+        help="which update a row is credited with: auto = Adam-aware under adamw (default), "
+        "sgd_proxy = the paper's lr g_v.g_i whatever the optimizer did",
+    )
     train.add_argument("--reference", choices=("held_out", "other_targets"), default="held_out")
     train.add_argument("--checkpoint-every", type=int, default=50)
     train.add_argument("--threads", type=int, default=1, help="torch threads (recorded)")
@@ -228,6 +235,7 @@ def _train(args: argparse.Namespace) -> None:
         accumulation=args.accumulation,
         lr=args.lr,
         optimizer=args.optimizer,
+        accounting=args.accounting,
         reference=args.reference,
         checkpoint_every=args.checkpoint_every,
         threads=args.threads,

@@ -225,6 +225,24 @@ def test_gradient_accumulation_equals_full_batches(corpus, tmp_path, optimizer):
     )
 
 
+def test_the_sgd_proxy_can_be_chosen_under_adamw(corpus, tmp_path):
+    """--accounting sgd_proxy credits lr c g_v . g_i whatever AdamW applies (the paper's form):
+    on the first step, at the same weights and rows, that is exactly what plain SGD's values
+    are, while the default (Adam-aware) differs. The recipe records the choice."""
+    corpus_path, _ = corpus
+    out = tmp_path / "out"
+    common = ["--steps", "2", "--checkpoint-every", "50"]
+    proxy = run_cli(*train_args(corpus_path, out, *common, "--accounting", "sgd_proxy"))
+    sgd = run_cli(*train_args(corpus_path, out, *common, "--optimizer", "sgd"))
+    adam = run_cli(*train_args(corpus_path, out, *common))
+    first = slice(0, 8)  # the 8 rows of step 1
+    a, b, c = (results(out, run)["visit_values"][first] for run in (proxy, sgd, adam))
+    np.testing.assert_allclose(a, b, rtol=1e-12, atol=0)
+    assert not np.allclose(c, a, rtol=1e-3)
+    recipe = json.loads((out / "runs" / proxy / "recipe.json").read_text())
+    assert recipe["config"]["accounting"] == "sgd_proxy"
+
+
 def test_fine_tuning_a_local_hugging_face_model(corpus, tmp_path):
     """A local model directory (Llama: untied, RMSNorm) is fine-tuned, attributed and replayed."""
     import torch
@@ -274,6 +292,7 @@ def test_bad_requests_fail_with_a_message_and_write_nothing(corpus, tmp_path, ca
         (["--corpus", str(tmp_path / "missing.jsonl")], "no such file"),
         (["--corpus", str(corpus_path), "--targets", str(too_long)], "shorten"),
         (["--corpus", str(corpus_path), "--reference", "other_targets"], "at least two"),
+        (["--corpus", str(corpus_path), "--optimizer", "sgd", "--accounting", "adam"], "adamw"),
     ]
     for extra, message in cases:
         with pytest.raises(SystemExit) as stop:

@@ -134,7 +134,7 @@ def _run_section(session: Session, run: Run) -> dict:
 def _method(recipe: dict) -> dict:
     config = recipe.get("config", {})
     optimizer = config.get("optimizer")
-    adam = optimizer == "adamw"
+    adam = optimizer == "adamw" and config.get("accounting", "auto") != "sgd_proxy"
     approximations = [APPROXIMATIONS.get(config.get("order"), "unknown order")]
     if adam:
         approximations += [
@@ -148,7 +148,7 @@ def _method(recipe: dict) -> dict:
     return {
         "order": config.get("order"),
         "optimizer": optimizer,
-        "values": "Adam-aware (DESIGN 2.4)" if adam else "SGD closed form (DESIGN 2.2)",
+        "values": _values_kind(adam, optimizer),
         "reference": {
             "kind": reference.get("kind"),
             "documents": list(reference.get("doc_ids", [])),
@@ -157,6 +157,14 @@ def _method(recipe: dict) -> dict:
         "units": UNITS,
         "approximations": approximations,
     }
+
+
+def _values_kind(adam: bool, optimizer: str | None) -> str:
+    if adam:
+        return "Adam-aware (DESIGN 2.4)"
+    if optimizer == "adamw":
+        return "SGD proxy: the paper's lr g_v . g_i, whatever AdamW applied (DESIGN 2.4)"
+    return "SGD closed form (DESIGN 2.2)"
 
 
 def _efficiency(frame) -> dict:

@@ -10,7 +10,7 @@ import random
 import pytest
 from sqlalchemy import func, select
 
-from app.reports import canonical, failed, sha256, verify
+from app.reports import build, canonical, failed, sha256, verify
 from db.models import EmbeddingRow, EvidenceRow, Report
 
 
@@ -149,3 +149,23 @@ def test_evidence_command_fills_the_ledger_for_every_target(ledgered):
             select(func.count(func.distinct(EvidenceRow.target_id)))
         ).scalar_one()
     assert targets == 1  # "copy"; the reference targets get none
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "accounting", "values", "adam_note"),
+    [
+        ("adamw", "auto", "Adam-aware", True),
+        ("adamw", "sgd_proxy", "SGD proxy", False),
+        ("sgd", "auto", "SGD closed form", False),
+    ],
+)
+def test_method_names_the_values_the_run_computed(optimizer, accounting, values, adam_note):
+    """The report's method says which update the values credit: a run under AdamW with the SGD
+    proxy must not be described as Adam-aware (recipes before the option read as auto)."""
+    config = {"optimizer": optimizer, "order": 1, "accounting": accounting}
+    method = build._method({"config": config})
+    assert method["values"].startswith(values)
+    assert any("Adam-aware" in a for a in method["approximations"]) == adam_note
+    if accounting == "auto":
+        del config["accounting"]
+        assert build._method({"config": config}) == method
