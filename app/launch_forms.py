@@ -18,6 +18,7 @@ def train_payload(
     seed: int,
     batch_rows: int = 16,
     lr: float = 3e-4,
+    accounting: str = "auto",
 ) -> dict[str, Any]:
     """The "train" job payload; ValueError says which field is wrong and how to fix it."""
     corpus_path = Path(corpus.strip()).expanduser()
@@ -33,7 +34,9 @@ def train_payload(
         )
     from attribution_engine.training import TrainConfig  # torch: only on submit
 
-    config = TrainConfig(steps=steps, order=order, seed=seed, batch_rows=batch_rows, lr=lr)
+    config = TrainConfig(
+        steps=steps, order=order, seed=seed, batch_rows=batch_rows, lr=lr, accounting=accounting
+    )
     return {
         "corpus": str(corpus_path.resolve()),
         "targets": None,

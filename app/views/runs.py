@@ -5,6 +5,8 @@ import streamlit as st
 from app import data, jobs_view, pending
 from app.launch_forms import train_payload
 
+ACCOUNTING = {"auto": "Adam-aware (default)", "sgd_proxy": "SGD proxy (the paper's)"}
+
 st.title("Runs")
 data.ledger()
 url = data.ledger_url()
@@ -21,11 +23,19 @@ with train_tab, st.form("runs_train_form"):
     )
     other = st.text_input("Other corpus path (JSONL, CSV or folder of .txt)", key="runs_corpus")
     model = st.text_input("Model: tiny-gpt2 or a local model folder", "tiny-gpt2", key="runs_model")
-    cols = st.columns(4)
+    cols = st.columns(5)
     steps = cols[0].number_input("Steps (0: one epoch)", 0, 1_000_000, 200, key="runs_steps")
     order = cols[1].selectbox("Order", [1, 2], key="runs_order")
     seed = cols[2].number_input("Seed", 0, 2**31 - 1, 0, key="runs_seed")
     batch = cols[3].number_input("Rows per step", 1, 4096, 16, key="runs_batch")
+    accounting = cols[4].selectbox(
+        "Values credit",
+        list(ACCOUNTING),
+        format_func=ACCOUNTING.get,
+        key="runs_accounting",
+        help="What a row is credited with: AdamW's real update (default), or the paper's "
+        "plain-SGD proxy lr g_v . g_i whatever the optimizer did.",
+    )
     if st.form_submit_button("Queue training run", type="primary"):
         path = other if corpus == "another path..." else corpus
         try:
@@ -36,6 +46,7 @@ with train_tab, st.form("runs_train_form"):
                 order=int(order),
                 seed=int(seed),
                 batch_rows=int(batch),
+                accounting=accounting,
             )
         except ValueError as err:
             st.error(str(err))

@@ -212,6 +212,7 @@ def test_launch_training_enqueues_a_job(seeded: str, tmp_path: Path) -> None:
     at.number_input(key="runs_steps").set_value(7)
     at.selectbox(key="runs_order").set_value(2)
     at.number_input(key="runs_seed").set_value(3)
+    at.selectbox(key="runs_accounting").set_value("sgd_proxy")
     at.button[0].click().run()
     assert not at.exception
     assert at.success, texts(at)
@@ -226,6 +227,7 @@ def test_launch_training_enqueues_a_job(seeded: str, tmp_path: Path) -> None:
     assert payload["config"]["steps"] == 7
     assert payload["config"]["order"] == 2
     assert payload["config"]["seed"] == 3
+    assert payload["config"]["accounting"] == "sgd_proxy"
 
 
 def test_launch_training_refuses_a_missing_corpus(seeded: str) -> None:

@@ -125,6 +125,12 @@ def test_train_payload_is_validated(tmp_path: Path) -> None:
         train_payload(str(corpus), "gpt2", steps=5, order=1, seed=0)
     with pytest.raises(ValueError):
         train_payload(str(corpus), "tiny-gpt2", steps=5, order=3, seed=0)
+    proxy = train_payload(
+        str(corpus), "tiny-gpt2", steps=5, order=1, seed=0, accounting="sgd_proxy"
+    )
+    assert proxy["config"]["accounting"] == "sgd_proxy"
+    with pytest.raises(ValueError, match="accounting must be one of"):
+        train_payload(str(corpus), "tiny-gpt2", steps=5, order=1, seed=0, accounting="adamw")
 
 
 def test_launch_is_local_and_hardened(tmp_path: Path) -> None:
