@@ -57,13 +57,15 @@ def report_downloads(prefix: str, url: str, run_key: str, target_key: str) -> No
                         st.error(f"The {name} report could not be rendered:")
                         st.code(str(err), language=None, wrap_lines=True)  # may quote ids
             prepared = st.session_state.get(key)
-            if prepared is not None and prepared[2] < latest:
+            if prepared is None:
+                continue
+            content, digest, shown = prepared
+            if shown < latest:
                 st.caption(
-                    f"The {name} report prepared earlier shows step {prepared[2]}; the run has "
+                    f"The {name} report prepared earlier shows step {shown}; the run has "
                     f"committed values up to step {latest} since. Prepare it again."
                 )
-            elif prepared is not None:
-                content, digest, _ = prepared
+            else:
                 st.download_button(
                     f"Download {name}",
                     content,

@@ -38,6 +38,8 @@ MARKDOWN_REVIEWED = {
     ("app/jobs_view.py", "int(job_id)"),  # the job's message itself goes through show_text
     ("app/report_download.py", "VERIFY_WORDS"),  # a constant
     ("app/report_download.py", "digest"),  # hex SHA-256
+    ("app/report_download.py", "latest"),  # an integer step
+    ("app/report_download.py", "shown"),  # an integer step
     ("app/report_download.py", "name"),  # a report format name
     ("app/views/attribution.py", "by"),  # a radio choice
     ("app/views/attribution.py", "check.steps"),  # an integer
