@@ -176,6 +176,9 @@ def _median_seconds(work: Callable[[], object], rounds: int) -> float:
     return statistics.median(times)
 
 
+EXACT_STRATEGIES = [Strategy.GRAM, Strategy.PER_SAMPLE, Strategy.TARGET]
+
+
 def floor_parts(shape: Shape, rounds: int) -> dict[int, tuple[float, float]]:
     """{targets: (target pass s, value arithmetic s)}: the two pieces of an attributed step
     that grow with the targets, timed alone on tensors captured once, with no hooks, glue or
@@ -201,7 +204,7 @@ def floor_parts(shape: Shape, rounds: int) -> dict[int, tuple[float, float]]:
                 if p not in train or p not in theirs:
                     continue
                 factored = all(isinstance(u, FactoredUse) for u in train[p] + theirs[p])
-                strategies = list(Strategy)[1:] if factored else [Strategy.AUTO]
+                strategies = EXACT_STRATEGIES if factored else [Strategy.AUTO]
                 arithmetic += min(
                     _median_seconds(
                         partial(

@@ -1,0 +1,49 @@
+"""benchmarks/overhead.py's timed parts at its quick shape: every part is measured for one and
+eight targets, and the benchmark's three exact strategies agree on the values they time."""
+
+import importlib.util
+import math
+from pathlib import Path
+
+import torch
+from oracle import rel_err
+
+from attribution_engine.capture import Capture, uses_by_parameter
+from attribution_engine.ghost import Scale, parameter_values
+from attribution_engine.objective import predicted_counts, row_loss_sums
+from attribution_engine.step import target_pass
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("overhead", ROOT / "benchmarks/overhead.py")
+bench = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bench)
+
+
+def test_floor_parts_times_the_target_pass_and_the_arithmetic_for_1_and_8_targets():
+    parts = bench.floor_parts(bench.QUICK, rounds=1)
+    assert set(parts) == {1, 8}
+    for pass_seconds, arithmetic in parts.values():
+        assert math.isfinite(pass_seconds) and pass_seconds > 0
+        assert math.isfinite(arithmetic) and arithmetic > 0
+
+
+def test_the_timed_strategies_compute_the_same_values():
+    """The floor takes the fastest strategy per parameter: each must compute the same numbers."""
+    model, batch, targets = bench.build(bench.QUICK)
+    model = model.double()
+    n_total = int(predicted_counts(batch["labels"]).sum())
+    chosen = {key: value[:3] for key, value in targets.items()}
+    with Capture(model) as capture:
+        with capture.recording(bench.QUICK.rows) as calls:
+            (row_loss_sums(model, batch).sum() / n_total).backward()
+        train = uses_by_parameter(calls)
+        theirs = uses_by_parameter(target_pass(model, capture, chosen)[1])
+    weight = model.transformer.h[0].mlp.c_fc.weight
+    values = [
+        parameter_values(train[weight], theirs[weight], Scale(1.0), weight.shape, None, s, 3)
+        for s in bench.EXACT_STRATEGIES
+    ]
+    assert values[0].shape == (bench.QUICK.rows, 3) and values[0].abs().max() > 0
+    for other in values[1:]:
+        assert rel_err(other, values[0]) < 1e-10
+    assert torch.isfinite(values[0]).all()
