@@ -194,8 +194,8 @@ def open_jobs(url: str, kind: str) -> pd.DataFrame:
     return read(url, overview.open_jobs, kind)
 
 
-# --- evidence and reports (app/reports/, db/evidence.py) ------------------------------------
-# app.reports is imported inside the functions: it pulls in the attribution engine (torch),
+# --- evidence and reports (provenance/reports/, db/evidence.py) ---------------------------------
+# provenance.reports is imported inside the functions: it pulls in the attribution engine (torch),
 # seconds that a page which shows no evidence should not pay.
 
 
@@ -203,8 +203,8 @@ def open_jobs(url: str, kind: str) -> pd.DataFrame:
 def evidence(url: str, run_key: str, target_key: str) -> pd.DataFrame:
     """The stored evidence of a target under the current evidence parameters
     (`db.evidence.EVIDENCE_COLUMNS`); pairs not computed yet are absent."""
-    from app.reports import evidence_version
     from db.evidence import evidence_frame
+    from provenance.reports import evidence_version
 
     return read(url, evidence_frame, run_key, target_key, evidence_version())
 
@@ -212,7 +212,7 @@ def evidence(url: str, run_key: str, target_key: str) -> pd.DataFrame:
 def compute_evidence(run_key: str, target_key: str, doc_keys: list[str]) -> int:
     """Compute and store the missing evidence of these documents (loads the embedding model,
     indexes the corpus for BM25: seconds); returns how many pairs the ledger now has."""
-    from app.reports.gather import fill_evidence
+    from provenance.evidence import fill_evidence
 
     stored = fill_evidence(ledger().write, run_key, target_key, doc_keys)
     evidence.clear()
@@ -228,12 +228,12 @@ def run_dir(run_key: str) -> Path | None:
 
 def report(run_key: str, target_key: str, fmt: str) -> tuple[bytes, str, int]:
     """(file bytes, SHA-256 of the JSON report, the run's committed step it shows) of one
-    report: `app.reports.render_report`
+    report: `provenance.reports.render_report`
     split in two, as `export_report` does, so that drawing a PDF's charts (seconds) happens
     after the transaction, not while it holds SQLite's write lock; missing evidence is
     computed before it, for the same reason. Not cached: called on a button press only."""
-    from app.reports import build_report, envelope, render
-    from app.reports.build import fill_report_evidence
+    from provenance.reports import build_report, envelope, render
+    from provenance.reports.build import fill_report_evidence
 
     fill_report_evidence(ledger().write, run_key, target_key)
     with session_scope(ledger().write) as session:

@@ -1,8 +1,8 @@
 """Evidence beside the values (DESIGN 6): pure joins of a ranking with `data.evidence`.
 
-The evidence itself is computed by `app.reports.ensure_evidence` (attribution_engine/evidence.py
-for the thresholds) and read back from the ledger; these helpers only arrange it for a table,
-the detail view and the value-vs-similarity scatter.
+The evidence itself is computed by `provenance.reports.ensure_evidence`
+(attribution_engine/evidence.py for the thresholds) and read back from the ledger; these
+helpers only arrange it for a table, the detail view and the value-vs-similarity scatter.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ WORDS = (
     "both texts (or, for a short target, 6+ words covering half of it); **paraphrase**: not "
     "verbatim but semantically close (similarity >= 0.55: same content in other words, which "
     "is not the same as agreeing); **diffuse**: neither, the gradient credits the document "
-    "without visible borrowing (style, facts, vocabulary). Thresholds: `app/reports/README.md`."
+    "without visible borrowing (style, facts, vocabulary). "
+    "Thresholds: `provenance/reports/README.md`."
 )
 
 

@@ -11,26 +11,20 @@ gathered to every rank in the step's row order; rank 0 alone writes checkpoints,
 ledger. Hand-written gradients that bypass the all-reduce (the public reference code's DDP path)
 are what this avoids: autograd computes each rank's gradient as in plain training.
 
-    provenance train --nproc 2 --accumulation 2 ...            # one machine, re-launched
-    torchrun --standalone --nproc-per-node 2 -m attribution_engine.distributed RUN_DIR [--db URL]
+Launching a prepared run under torchrun is the application's (provenance/torchrun.py).
 
 Dimension legend: B rows of the step, b rows of this rank, V' value columns, P parameters.
 """
 
-import argparse
 import functools
 import os
-import subprocess
-import sys
-from collections.abc import Sequence
-from pathlib import Path
 
 import torch
 import torch.distributed as dist
 
 from attribution_engine.errors import AttributionInputError
 from attribution_engine.step import InRunAttributor
-from attribution_engine.training import LoopResult, run_loop
+from attribution_engine.training import run_loop
 
 
 class DistributedAttributor(InRunAttributor):
@@ -112,115 +106,3 @@ def distributed_loop():
     return functools.partial(
         run_loop, attributor_class=DistributedAttributor, saves_checkpoints=dist.get_rank() == 0
     )
-
-
-def execute(path: Path, db_url: str | None = None, progress: bool = True) -> LoopResult:
-    """Run (or resume) the prepared run at `path` as this rank. Rank 0 does what
-    runs.execute does (results, model, summary, ledger commits); the other ranks train along."""
-    from attribution_engine import runs
-
-    rank, _ = init_process_group()
-    if rank == 0:
-        ledger = None
-        if db_url is not None:
-            from db.schema import open_ledger
-
-            ledger = open_ledger(db_url)
-        return runs.execute(path, progress=progress, ledger=ledger, loop=distributed_loop())
-    return _follow(path)
-
-
-def _follow(path: Path) -> LoopResult:
-    """A non-zero rank: rebuild the run exactly as rank 0 does, then train without writing."""
-    import json
-
-    import numpy as np
-
-    from attribution_engine import runs
-    from attribution_engine.targets import TargetText
-    from attribution_engine.training import TrainConfig, make_optimizer
-
-    recipe = json.loads((path / "recipe.json").read_text())
-    config = TrainConfig(**recipe["config"])
-    torch.set_num_threads(config.threads)
-    model, tokenizer = runs._rebuild(path, recipe)
-    _, rows = runs._rows(path, recipe, tokenizer, config)
-    targets = [TargetText(**t) for t in recipe["targets"]]
-    batch = runs._target_batch(targets, recipe["reference"], tokenizer, config)
-    schedule = np.load(path / "schedule.npy")
-    loop = distributed_loop()
-    return loop(
-        model,
-        make_optimizer(model, config),
-        rows,
-        tokenizer.pad_token_id,
-        batch,
-        config,
-        schedule,
-        path / "checkpoints",
-        progress=False,
-    )
-
-
-def launch(path: Path, *, nproc: int, db_url: str | None = None, progress: bool = True) -> None:
-    """Run the prepared run at `path` on `nproc` local processes under torchrun; raises if any
-    rank fails. The same as: torchrun --standalone --nproc-per-node N -m
-    attribution_engine.distributed PATH, with the ledger URL in PROVENANCE_DB_URL."""
-    import json
-
-    from db.session import ENV_PASSWORD_FILE, ENV_URL
-
-    accumulation = json.loads((path / "recipe.json").read_text())["config"]["accumulation"]
-    if nproc < 1 or accumulation % nproc:
-        raise ValueError(
-            f"{nproc} processes cannot share the {accumulation} micro-batch(es) of a step of run "
-            f"{path.name} equally: --accumulation must be a multiple of --nproc (the global "
-            f"batch stays batch_rows x accumulation rows). Run it with `provenance train "
-            f"--resume {path.name}` and an --nproc that divides {accumulation}"
-        )
-    env = dict(os.environ)
-    if db_url is not None:  # through the environment: a password never shows in `ps`
-        env[ENV_URL] = db_url
-        env.pop(ENV_PASSWORD_FILE, None)
-    command = torchrun_command(path, nproc=nproc, progress=progress)
-    done = subprocess.run(command, check=False, env=env)
-    if done.returncode != 0:
-        raise RuntimeError(
-            f"torchrun exited with status {done.returncode}; the ranks' errors are printed "
-            f"above. Resume with `provenance train --resume {path.name} --nproc {nproc}`"
-        )
-
-
-def torchrun_command(path: Path, *, nproc: int, progress: bool = True) -> list[str]:
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
-    command += [f"--nproc-per-node={nproc}", "-m", "attribution_engine.distributed", str(path)]
-    if not progress:
-        command.append("--quiet")
-    return command
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="torchrun ... -m attribution_engine.distributed",
-        description="one rank of a prepared run (runs/RUN_ID) trained under torchrun",
-    )
-    parser.add_argument("run_dir", type=Path)
-    parser.add_argument(
-        "--db", help="ledger URL that rank 0 writes to (default: PROVENANCE_DB_URL, if set)"
-    )
-    parser.add_argument("--quiet", action="store_true")
-    args = parser.parse_args(argv)
-    db_url = args.db
-    if db_url is None and os.environ.get("PROVENANCE_DB_URL"):
-        from db.session import url_from_environment
-
-        db_url = url_from_environment(os.environ, args.run_dir)
-    try:
-        execute(args.run_dir, db_url=db_url, progress=not args.quiet)
-    finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
-
-
-if __name__ == "__main__":
-    main()

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from attribution_engine.sotu_corpus import build_sotu_corpus
+from provenance.sotu_corpus import build_sotu_corpus
 
 DEFAULT_OUT = Path("out/fidelity")  # under the git-ignored /out/: corpora and runs
 

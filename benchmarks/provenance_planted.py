@@ -28,9 +28,7 @@ import numpy as np
 from attribution_engine import AttributionConfig, InRunAttributor, step_values
 from attribution_engine.chunking import chunk_documents, collate, encode_targets
 from attribution_engine.corpus import load_corpus
-from attribution_engine.demo_sotu import RECIPE
 from attribution_engine.models import tiny_gpt2
-from attribution_engine.runs import choose_reference, clip_reference
 from attribution_engine.tokenizer import train_bpe_tokenizer
 from attribution_engine.training import TrainConfig, lr_at, make_optimizer, sample_schedule
 from benchmarks.fidelity_common import (
@@ -44,6 +42,8 @@ from benchmarks.fidelity_common import (
     write_records,
 )
 from benchmarks.planted_targets import LEVELS, PLANTED, Planted
+from provenance.demo import RECIPE
+from provenance.runs import choose_reference, clip_reference
 
 # The demo recipe (lr 3e-4, warm-up 30, clipping 1.0, 4 reference paragraphs), one epoch, one
 # thread: on a shared 2-core machine two threads ran a step several times slower (measured).

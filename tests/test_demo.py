@@ -2,7 +2,8 @@
 
 import torch
 
-from attribution_engine import cli, demo
+from attribution_engine import demo
+from provenance import cli
 
 
 def test_demo_ranks_each_copied_document_first():
@@ -27,11 +28,11 @@ def test_cli_prints_the_summary(capsys):
 
 def test_the_sotu_demo_leaves_its_results_in_the_ledger(tmp_path):
     """`make demo`'s pipeline at 3 steps: the printed top contributors are the ledger's."""
-    from attribution_engine import demo_sotu
     from db.overview import list_runs
     from db.repository import top_documents
     from db.schema import open_ledger
     from db.session import session_scope
+    from provenance import demo as demo_sotu
 
     url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
     report = demo_sotu.run(tmp_path, url, steps=3, top=2)

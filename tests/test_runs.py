@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from attribution_engine import cli
+from provenance import cli
 
 WORDS = [
     "river",
@@ -76,7 +76,7 @@ def write_corpus(path: Path, n_docs: int = 60, seed: int = 0) -> list[dict]:
 def run_cli(*args: str) -> str:
     """Run the CLI in a subprocess (as a user would) and return its last stdout line."""
     done = subprocess.run(
-        [sys.executable, "-m", "attribution_engine.cli", *args],
+        [sys.executable, "-m", "provenance.cli", *args],
         capture_output=True,
         text=True,
         check=False,
@@ -159,7 +159,7 @@ def test_resume_after_kill_is_bit_identical(corpus, tmp_path):
     reference = run_cli(*train_args(corpus_path, whole))
     broken = tmp_path / "broken"
     process = subprocess.Popen(
-        [sys.executable, "-m", "attribution_engine.cli", *train_args(corpus_path, broken)],
+        [sys.executable, "-m", "provenance.cli", *train_args(corpus_path, broken)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

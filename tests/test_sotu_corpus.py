@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from attribution_engine.sotu_corpus import LICENSE, build_sotu_corpus, paragraphs, sotu_documents
+from provenance.sotu_corpus import LICENSE, build_sotu_corpus, paragraphs, sotu_documents
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from app import data, evidence_view, figures, highlight, report_download, ui
+from app import data, evidence_view, highlight, report_download, ui
+from provenance import figures
 
 st.title("Attribution")
 data.ledger()

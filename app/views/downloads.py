@@ -3,7 +3,8 @@ JSON, CSV) of the chosen run and target."""
 
 import streamlit as st
 
-from app import data, health, report_download, ui
+from app import data, report_download, ui
+from provenance import health
 
 st.title("Downloads")
 data.ledger()

@@ -3,7 +3,8 @@ targets, with a downloadable filter list."""
 
 import streamlit as st
 
-from app import data, health, ui
+from app import data, ui
+from provenance import health
 
 st.title("Corpus health")
 data.ledger()

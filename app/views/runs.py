@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from app import data, jobs_view, pending
-from app.launch_forms import train_payload
+from app import data, jobs_view
+from provenance import pending
+from provenance.launch_forms import train_payload
 
 ACCOUNTING = {"auto": "Adam-aware (default)", "sgd_proxy": "SGD proxy (the paper's)"}
 

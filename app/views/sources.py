@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from app import data, figures, rollups, ui
+from app import data, ui
+from provenance import figures, rollups
 
 st.title("Sources")
 data.ledger()

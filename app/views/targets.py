@@ -3,8 +3,9 @@ queue their attribution (a replay of the run, executed by `provenance worker`)."
 
 import streamlit as st
 
-from app import data, generation, pending, ui
-from app.uploads import (
+from app import data, generation, ui
+from provenance import pending
+from provenance.uploads import (
     MAX_UPLOAD_BYTES,
     UPLOAD_TYPES,
     UploadError,

@@ -52,7 +52,7 @@ def _free_port() -> int:
 
 def _provenance() -> list[str]:
     script = Path(sys.executable).parent / "provenance"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "attribution_engine.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "provenance.cli"]
 
 
 @pytest.fixture

@@ -20,9 +20,9 @@ from streamlit.testing.v1 import AppTest
 
 from app import data, evidence_view, report_download
 from app.highlight import highlight_html
-from app.reports import failed, render_report, verify
 from db.models import Run
 from db.session import make_engine, make_sessionmaker, session_scope
+from provenance.reports import failed, render_report, verify
 from tests.app.conftest import (
     APP_DIR,
     HOSTILE_TEXT,

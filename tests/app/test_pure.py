@@ -10,13 +10,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from app import figures, health, jobs_view, launch, pending, rollups
-from app.launch_forms import train_payload
-from app.uploads import parse_text_box, save_targets
-from attribution_engine.cli import _parser
+from app import jobs_view
 from db import overview
 from db.repository import top_documents, values_by
 from db.session import make_engine, make_sessionmaker, session_scope
+from provenance import figures, health, pending, rollups, serve
+from provenance.cli import _parser
+from provenance.launch_forms import train_payload
+from provenance.uploads import parse_text_box, save_targets
 from tests.app.conftest import KNOWN_TARGET, KNOWN_TOP, RUN, seed_ledger
 
 
@@ -134,17 +135,17 @@ def test_train_payload_is_validated(tmp_path: Path) -> None:
 
 
 def test_launch_is_local_and_hardened(tmp_path: Path) -> None:
-    cmd = launch.command(8600)
+    cmd = serve.command(8600)
     assert "--server.address=127.0.0.1" in cmd
     assert "--server.maxUploadSize=20" in cmd
     assert "--server.enableXsrfProtection=true" in cmd
     assert "--client.showErrorDetails=none" in cmd
     assert "--browser.gatherUsageStats=false" in cmd
-    assert cmd[-1] == "--server.port=8600" and cmd[4] == str(launch.ENTRY)
-    env = launch.environment(tmp_path, "sqlite:////x.db", {"PYTHONPATH": "/other"})
+    assert cmd[-1] == "--server.port=8600" and cmd[4] == str(serve.ENTRY)
+    env = serve.environment(tmp_path, "sqlite:////x.db", {"PYTHONPATH": "/other"})
     assert env["PROVENANCE_DATA_DIR"] == str(tmp_path.resolve())
     assert env["PROVENANCE_DB_URL"] == "sqlite:////x.db"
-    assert env["PYTHONPATH"].split(":")[0] == str(launch.REPO_ROOT)
+    assert env["PYTHONPATH"].split(":")[0] == str(serve.REPO_ROOT)
     args = _parser().parse_args(["ui", "--port", "9000", "--out", str(tmp_path)])
     assert (args.command, args.port, args.out) == ("ui", 9000, tmp_path)
 

@@ -1,4 +1,4 @@
-"""Upload parsing (app/uploads.py): pure functions, every refusal names the problem."""
+"""Upload parsing (provenance/uploads.py): pure functions, every refusal names the problem."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from app.uploads import (
+from attribution_engine.targets import load_targets
+from provenance.uploads import (
     MAX_UPLOAD_BYTES,
     UploadError,
     decode_text,
@@ -16,7 +17,6 @@ from app.uploads import (
     save_targets,
     text_id,
 )
-from attribution_engine.targets import load_targets
 
 
 def test_txt_is_one_target_with_a_stable_id() -> None:

@@ -25,7 +25,7 @@ from db.jobs import (
 )
 from db.models import JobStatus
 from db.session import make_sessionmaker, session_scope
-from db.worker import run_worker
+from provenance.worker import run_worker
 
 T0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -177,7 +177,7 @@ def test_worker_marks_a_failing_handler_failed_with_its_message(factories, caplo
         raise RuntimeError(f"target file missing for job {job.id}")
 
     handlers = {"explode": explode, "fine": lambda job, report: report(1.0, "ok")}
-    with caplog.at_level(logging.ERROR, logger="db.worker"):
+    with caplog.at_level(logging.ERROR, logger="provenance.worker"):
         assert run_worker(write, handlers, "w1", once=True) == 1
     assert run_worker(write, handlers, "w1", once=True) == 1
     assert run_worker(write, handlers, "w1", once=True) == 0  # queue empty: returns

@@ -26,7 +26,7 @@ from test_runs import train_args, write_corpus
 
 def cli(*args: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "attribution_engine.cli", *args],
+        [sys.executable, "-m", "provenance.cli", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -187,7 +187,7 @@ def test_db_upgrade_and_check_from_the_environment(tmp_path):
     url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
     env = {**os.environ, "PROVENANCE_DB_URL": url}
     done = subprocess.run(
-        [sys.executable, "-m", "attribution_engine.cli", "db", "check"],
+        [sys.executable, "-m", "provenance.cli", "db", "check"],
         capture_output=True,
         text=True,
         env=env,
@@ -196,7 +196,7 @@ def test_db_upgrade_and_check_from_the_environment(tmp_path):
     assert done.returncode == 2 and "provenance db upgrade" in done.stderr
     for action in ("upgrade", "check"):
         done = subprocess.run(
-            [sys.executable, "-m", "attribution_engine.cli", "db", action],
+            [sys.executable, "-m", "provenance.cli", "db", action],
             capture_output=True,
             text=True,
             env=env,

@@ -52,9 +52,9 @@ def test_ports_are_bound_to_loopback_only():
             published += 1
         if service.get("network_mode") == "host":
             # Host networking publishes whatever the process binds: `provenance ui` binds
-            # 127.0.0.1 only (app/launch.py).
+            # 127.0.0.1 only (provenance/serve.py).
             assert name == "ui"
-            from app.launch import HARDENED
+            from provenance.serve import HARDENED
 
             assert HARDENED["server.address"] == "127.0.0.1"
     assert published >= 1

@@ -76,7 +76,7 @@ def _start(args: list[str], log: Path) -> subprocess.Popen:
     env.pop("PROVENANCE_DB_PASSWORD_FILE", None)
     handle = log.open("w")
     return subprocess.Popen(
-        [sys.executable, "-m", "attribution_engine.cli", *args],
+        [sys.executable, "-m", "provenance.cli", *args],
         stdout=handle,
         stderr=subprocess.STDOUT,
         env=env,

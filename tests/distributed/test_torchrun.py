@@ -13,9 +13,9 @@ import pytest
 from safetensors.torch import load_file
 from test_runs import write_corpus
 
-from attribution_engine import runs
 from attribution_engine.distributed import launch
 from db.schema import open_ledger
+from provenance import runs
 
 
 def _train(tmp_path: Path, out: str, *extra: str) -> Path:
@@ -28,7 +28,7 @@ def _train(tmp_path: Path, out: str, *extra: str) -> Path:
     args += ["--steps", "5", "--batch-rows", "3", "--accumulation", "2", "--lr", "3e-3"]
     args += ["--order", "2", "--checkpoint-every", "2", "--quiet", *extra]
     done = subprocess.run(
-        [sys.executable, "-m", "attribution_engine.cli", *args],
+        [sys.executable, "-m", "provenance.cli", *args],
         capture_output=True,
         text=True,
         check=False,

@@ -10,8 +10,6 @@ import sqlite3
 import numpy as np
 import pytest
 
-from app.reports import gather
-from app.reports.gather import ensure_evidence, evidence_version, fill_evidence
 from attribution_engine.evidence import Thresholds
 from db.evidence import (
     EvidenceRecord,
@@ -30,6 +28,8 @@ from db.repository import (
     upsert_corpus,
 )
 from db.session import make_sessionmaker, session_scope
+from provenance.evidence import ensure_evidence, evidence_version, fill_evidence
+from provenance.reports import gather
 
 TEXTS = {
     "a": "The harbour froze early that winter, and the fishing boats stayed in port.",

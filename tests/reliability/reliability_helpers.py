@@ -52,7 +52,7 @@ def train_args(
 def run_cli(args: list[str], env: dict[str, str] | None = None, timeout: float = 300):
     """The CLI in a subprocess, as a user or the worker runs it: CompletedProcess (text)."""
     return subprocess.run(
-        [sys.executable, "-m", "attribution_engine.cli", *args],
+        [sys.executable, "-m", "provenance.cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -68,9 +68,9 @@ def reference_run(
     corpus: Path, targets: Path, out: Path, url: str, steps: int = STEPS, every: int = EVERY
 ):
     """An uninterrupted run of the same recipe, in this process; returns its id."""
-    from attribution_engine import runs
     from attribution_engine.training import TrainConfig
     from db.schema import open_ledger
+    from provenance import runs
 
     config = TrainConfig(steps=steps, batch_rows=8, lr=3e-3, checkpoint_every=every)
     return runs.train(

@@ -108,8 +108,8 @@ IN_PROCESS = [
 def test_failed_write_stops_cleanly_and_leaves_the_previous_state(
     reference, corpus_file, targets_file, tmp_path, monkeypatch, spec, checkpoints, committed
 ):
-    from attribution_engine import runs
     from db.schema import open_ledger
+    from provenance import runs
 
     url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
     faults.reset()

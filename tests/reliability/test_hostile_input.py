@@ -1,4 +1,4 @@
-"""Hostile input, property-based (Hypothesis): uploads (app/uploads.py) and corpus files
+"""Hostile input, property-based (Hypothesis): uploads (provenance/uploads.py) and corpus files
 (attribution_engine/corpus.py, records.py) made of invalid UTF-8, BOMs, UTF-16, NUL bytes,
 huge single lines, control and bidi characters, HTML/JS payloads, path-like file names and
 malformed JSONL/CSV.
@@ -28,12 +28,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reliability_helpers import full
 
-from app.figures import top_documents_figure
 from app.highlight import highlight_html
-from app.reports.html import _mark
-from app.uploads import UploadError, parse_text_box, parse_upload, save_targets
 from attribution_engine.corpus import CorpusError, load_corpus
 from attribution_engine.targets import load_targets
+from provenance.figures import top_documents_figure
+from provenance.reports.html import _mark
+from provenance.uploads import UploadError, parse_text_box, parse_upload, save_targets
 
 
 def _settings(n: int):
@@ -146,7 +146,7 @@ def _files(root: Path) -> set[Path]:
 
 def unsavable(targets) -> str | None:
     """What no accepted upload may hold: JSON escapes (\\u0008, \\ud800, \\u0000) that
-    appear only once a line is decoded (app/uploads.py checks the decoded fields too)."""
+    appear only once a line is decoded (provenance/uploads.py checks the decoded fields too)."""
     for t in targets:
         fields = [t.id, t.text, t.prompt or ""]
         if any(unicodedata.category(c) == "Cs" for f in fields for c in f):
@@ -412,7 +412,7 @@ def test_user_text_renders_inert_full(text, title, source, ranges):
 
 
 def test_an_upload_over_the_size_limit_is_refused_before_decoding():
-    from app.uploads import MAX_UPLOAD_BYTES
+    from provenance.uploads import MAX_UPLOAD_BYTES
 
     data = b"\xff" * (MAX_UPLOAD_BYTES + 1)
     try:

@@ -2,7 +2,7 @@
 no error reaches a reader or the writer ("database is locked" included), every read sees a
 committed state (never a half-written commit), and the p95 read latency is reported.
 
-The writer commits as attribution_engine.ledger does (absolute document values, a snapshot,
+The writer commits as provenance.ledger_writer does (absolute document values, a snapshot,
 visits, efficiency points and the committed step in one transaction); the readers call the
 app's reads (db/overview.py, db/repository.py) in read sessions, as app/data.py does.
 Fast: 3 s per database; full: 60 s per database (the issue's figure). tests/db/

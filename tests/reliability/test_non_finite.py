@@ -24,10 +24,10 @@ from reliability_helpers import (
     only_run,
 )
 
-from attribution_engine import runs
 from attribution_engine.errors import NonFiniteError
 from attribution_engine.training import TrainConfig, run_loop
 from db.schema import open_ledger
+from provenance import runs
 
 STEP, ROW = 5, 3  # poisoned step (from 0) and row within it: between checkpoints 4 and 6
 

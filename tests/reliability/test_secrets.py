@@ -17,7 +17,7 @@ import pytest
 from reliability_helpers import full, run_cli, train_args
 from sqlalchemy import text
 
-from attribution_engine import cli
+from provenance import cli
 
 
 def _password() -> str:

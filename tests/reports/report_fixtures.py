@@ -11,8 +11,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from attribution_engine.cli import main
 from db.session import make_engine, make_sessionmaker
+from provenance.cli import main
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from test_runs import write_corpus

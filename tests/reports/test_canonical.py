@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from app.reports.canonical import canonical, number, path_at, sha256
+from provenance.reports.canonical import canonical, number, path_at, sha256
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ import random
 import pytest
 from sqlalchemy import func, select
 
-from app.reports import build, canonical, failed, sha256, verify
 from db.models import EmbeddingRow, EvidenceRow, Report
+from provenance.reports import build, canonical, failed, sha256, verify
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 from report_fixtures import train_run
 
-from app.reports import failed, verify
+from provenance.reports import failed, verify
 
 
 def test_postgresql_ledger_exports_identically_and_verifies(fresh_pg_url, tmp_path):

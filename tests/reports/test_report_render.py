@@ -12,8 +12,8 @@ import pytest
 from pypdf import PdfReader
 from report_fixtures import INJECTED
 
-from app.reports import canonical, failed, verify
-from app.reports.html import embedded_report
+from provenance.reports import canonical, failed, verify
+from provenance.reports.html import embedded_report
 
 
 @pytest.fixture(scope="module")

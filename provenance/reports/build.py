@@ -17,9 +17,6 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.reports.canonical import sha256
-from app.reports.gather import ensure_evidence, evidence_method, fill_evidence
-from app.reports.manifest import manifest
 from db.evidence import EvidenceRecord
 from db.models import Document, Run
 from db.repository import (
@@ -31,6 +28,9 @@ from db.repository import (
     values_by,
 )
 from db.session import read_only, session_scope
+from provenance.evidence import ensure_evidence, evidence_method, fill_evidence
+from provenance.reports.canonical import sha256
+from provenance.reports.manifest import manifest
 
 SCHEMA = "provenance-report/1"
 TOP_K = 10  # contributors and harmful documents shown, each with its evidence

@@ -12,12 +12,13 @@ import os
 import sys
 from pathlib import Path
 
-from app.uploads import MAX_UPLOAD_BYTES
+from provenance.uploads import MAX_UPLOAD_BYTES
 
 HOST = "127.0.0.1"  # local only: the UI has no login; teams put an authenticating proxy in front
 DEFAULT_PORT = 8501
-ENTRY = Path(__file__).resolve().parent / "streamlit_app.py"
-REPO_ROOT = ENTRY.parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# The pages are started by path, never imported: the application layer sits below app/.
+ENTRY = REPO_ROOT / "app" / "streamlit_app.py"
 
 HARDENED = {
     "server.address": HOST,

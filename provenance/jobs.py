@@ -12,9 +12,9 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from attribution_engine import runs
 from attribution_engine.training import TrainConfig
 from db.jobs import JobInfo
+from provenance import runs
 
 Report = Callable[[float, str | None], None]
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from html import escape
 
-from app.reports.canonical import canonical
-from app.reports.charts import figures
-from app.reports.manifest import summary_rows
+from provenance.reports.canonical import canonical
+from provenance.reports.charts import figures
+from provenance.reports.manifest import summary_rows
 
 SNIPPET = 700  # characters of a document shown around its longest common span
 EMBED_ID = "provenance-report"

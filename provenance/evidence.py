@@ -17,7 +17,6 @@ from importlib.metadata import version as package_version
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.reports.canonical import sha256
 from attribution_engine.embeddings import CachedEmbedder, model_version
 from attribution_engine.evidence import Evidence, Thresholds, bm25_scores, evidence
 from db.evidence import (
@@ -30,6 +29,7 @@ from db.evidence import (
 )
 from db.repository import get_target, run_targets, top_documents
 from db.session import read_only, session_scope
+from provenance.reports.canonical import sha256
 
 # Indexing a million documents for one report would take minutes; past this many the BM25
 # collection is the scored documents alone (IDF then compares them with each other only).

@@ -14,15 +14,15 @@ from typing import Literal
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.reports.build import build_report, envelope, fill_report_evidence
-from app.reports.canonical import canonical
-from app.reports.csv import render_csv
-from app.reports.html import render_html
-from app.reports.manifest import file_sha256
-from app.reports.pdf import render_pdf
 from db.models import ReportFormat
 from db.repository import record_report
 from db.session import session_scope
+from provenance.reports.build import build_report, envelope, fill_report_evidence
+from provenance.reports.canonical import canonical
+from provenance.reports.csv import render_csv
+from provenance.reports.html import render_html
+from provenance.reports.manifest import file_sha256
+from provenance.reports.pdf import render_pdf
 
 Format = Literal["json", "html", "pdf", "csv"]
 RENDERERS = {"json": canonical, "html": render_html, "pdf": render_pdf, "csv": render_csv}

@@ -27,7 +27,6 @@ from sqlalchemy.orm import sessionmaker
 from attribution_engine.chunking import chunk_documents, encode_targets
 from attribution_engine.corpus import Corpus, load_corpus
 from attribution_engine.generate import context_length
-from attribution_engine.ledger import LedgerWriter
 from attribution_engine.models import load_local_model, tiny_gpt2, weights_sha256
 from attribution_engine.targets import TargetText, load_targets
 from attribution_engine.tokenizer import (
@@ -44,6 +43,7 @@ from attribution_engine.training import (
     run_loop,
     sample_schedule,
 )
+from provenance.ledger_writer import LedgerWriter
 
 TINY = "tiny-gpt2"
 

@@ -1,12 +1,12 @@
 """Job payloads built from the Runs page's form, validated before anything is queued
-(pure: no Streamlit). Payload formats: attribution_engine/jobs.py."""
+(pure: no Streamlit). Payload formats: provenance/jobs.py."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-TINY = "tiny-gpt2"  # attribution_engine.runs.TINY, without importing torch into the page
+TINY = "tiny-gpt2"  # provenance.runs.TINY, without importing torch into the page
 
 
 def train_payload(

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from fpdf import FPDF
 
-from app.reports.charts import figures
-from app.reports.manifest import summary_rows
+from provenance.reports.charts import figures
+from provenance.reports.manifest import summary_rows
 
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
 SNIPPET = 500  # characters of a document printed around its longest common span

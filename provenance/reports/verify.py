@@ -22,11 +22,11 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.reports.build import build_report
-from app.reports.canonical import canonical, path_at, render_path, sha256
-from app.reports.html import embedded_report
-from app.reports.manifest import ENVIRONMENT, FROM_FILES, file_sha256
 from db.session import session_scope
+from provenance.reports.build import build_report
+from provenance.reports.canonical import canonical, path_at, render_path, sha256
+from provenance.reports.html import embedded_report
+from provenance.reports.manifest import ENVIRONMENT, FROM_FILES, file_sha256
 
 MAX_DIFFS = 20  # differing ledger fields listed one by one; the rest are counted
 

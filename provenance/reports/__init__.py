@@ -7,11 +7,11 @@ style), HTML, PDF or CSV, `export_report` does both and records the file in the 
 the UI shows beside a ranking.
 """
 
-from app.reports.build import build_report, envelope
-from app.reports.canonical import canonical, sha256
-from app.reports.export import export_report, render, render_report
-from app.reports.gather import ensure_evidence, evidence_version
-from app.reports.verify import Check, failed, verify
+from provenance.evidence import ensure_evidence, evidence_version
+from provenance.reports.build import build_report, envelope
+from provenance.reports.canonical import canonical, sha256
+from provenance.reports.export import export_report, render, render_report
+from provenance.reports.verify import Check, failed, verify
 
 __all__ = [
     "Check",

@@ -1,12 +1,12 @@
-"""The report's charts: app/figures.py's builders fed with DataFrames rebuilt from the report,
-so the HTML, the PDF and the UI show the same figures of the same numbers."""
+"""The report's charts: provenance/figures.py's builders fed with DataFrames rebuilt from the
+report, so the HTML, the PDF and the UI show the same figures of the same numbers."""
 
 from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
 
-from app.figures import (
+from provenance.figures import (
     rollup_figure,
     similarity_scatter_figure,
     top_documents_figure,

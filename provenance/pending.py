@@ -90,7 +90,7 @@ def replay_estimate(data_dir: Path, run_key: str, n_targets: int) -> str:
     A replay repeats every optimizer step of the original run with the targets' rows added,
     so it takes about as long as the original run (target rows are a small part of a step).
     """
-    from attribution_engine.runs import RunError, read_summary  # imports torch: only here
+    from provenance.runs import RunError, read_summary  # imports torch: only here
 
     try:
         summary = read_summary(Path(data_dir), run_key)

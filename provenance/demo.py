@@ -10,15 +10,15 @@ import sys
 import time
 from pathlib import Path
 
-from attribution_engine import runs
 from attribution_engine.generate import generate
 from attribution_engine.models import load_local_model
-from attribution_engine.sotu_corpus import build_sotu_corpus
 from attribution_engine.targets import TargetText, write_targets
 from attribution_engine.training import TrainConfig
 from db.repository import top_documents
 from db.schema import open_ledger
 from db.session import session_scope
+from provenance import runs
+from provenance.sotu_corpus import build_sotu_corpus
 
 PROMPTS = ("The state of the Union", "Our army and navy", "The revenue of the Government")
 

@@ -1,6 +1,6 @@
 """Pure Plotly figure builders: a DataFrame in, a `go.Figure` out, no Streamlit calls.
 
-The pages and the report writer (app/reports/) share these; their names and signatures are a
+The pages and the report writer (provenance/reports/) share these; their names and signatures are a
 contract. Each takes the DataFrame a `db.repository` / `db.overview` read returns, unchanged.
 Values are in nats; positive = the document lowered the target's loss. Labels that come from
 users (document ids, titles, sources) are HTML-escaped, since Plotly renders a few tags in

@@ -173,18 +173,18 @@ def _demo(args: argparse.Namespace) -> None:
         config = demo.DemoConfig(steps=args.steps or demo.DemoConfig.steps, seed=args.seed)
         print(demo.summary(demo.run(config), config))
         return
-    from attribution_engine import demo_sotu
+    from provenance import demo as sotu_demo
 
-    demo_sotu.run(
+    sotu_demo.run(
         args.out,
         _ledger_url(args),
-        steps=args.steps or demo_sotu.RECIPE.steps,
+        steps=args.steps or sotu_demo.RECIPE.steps,
         seed=args.seed,
     )
 
 
 def _corpus(args: argparse.Namespace) -> None:
-    from attribution_engine.sotu_corpus import build_sotu_corpus
+    from provenance.sotu_corpus import build_sotu_corpus
 
     args.output.parent.mkdir(parents=True, exist_ok=True)
     corpus = build_sotu_corpus(args.output)
@@ -196,7 +196,7 @@ def _corpus_path(name: str, out: Path) -> Path:
     if name in CORPORA and not Path(name).exists():
         path = out / "corpora" / f"{name}.jsonl"
         if not path.exists():
-            from attribution_engine.sotu_corpus import build_sotu_corpus
+            from provenance.sotu_corpus import build_sotu_corpus
 
             path.parent.mkdir(parents=True, exist_ok=True)
             build_sotu_corpus(path)
@@ -205,13 +205,13 @@ def _corpus_path(name: str, out: Path) -> Path:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from attribution_engine import runs
     from attribution_engine.training import TrainConfig
+    from provenance import runs
 
     ledger = _ledger(args)
     runner = None
     if args.nproc > 1:
-        from attribution_engine.distributed import launch
+        from provenance.torchrun import launch
 
         runner = partial(
             launch, nproc=args.nproc, db_url=_ledger_url(args), progress=not args.quiet
@@ -255,10 +255,10 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _generate(args: argparse.Namespace) -> None:
-    from attribution_engine import runs
     from attribution_engine.generate import generate
     from attribution_engine.models import load_local_model
     from attribution_engine.targets import TargetText, write_targets
+    from provenance import runs
 
     model, tokenizer = load_local_model(runs.run_dir(args.out, args.run) / "model")
     outputs = generate(
@@ -276,7 +276,7 @@ def _generate(args: argparse.Namespace) -> None:
 
 
 def _attribute(args: argparse.Namespace) -> None:
-    from attribution_engine import runs
+    from provenance import runs
 
     run_id = runs.attribute(
         args.run, args.targets, args.out, progress=not args.quiet, ledger=_ledger(args)
@@ -295,8 +295,8 @@ def _worker(args: argparse.Namespace) -> None:
     import os
     import socket
 
-    from attribution_engine.jobs import handlers
-    from db.worker import run_worker
+    from provenance.jobs import handlers
+    from provenance.worker import run_worker
 
     factory = _ledger(args)
     worker_id = f"{socket.gethostname()}:{os.getpid()}"
@@ -354,9 +354,9 @@ def _top(args: argparse.Namespace) -> None:
 def _ui(args: argparse.Namespace) -> None:
     import os
 
-    from app.launch import serve
     from db.schema import check_schema, current_revision
     from db.session import make_engine, url_from_environment
+    from provenance.serve import serve
 
     # Refuse an out-of-date ledger here, before the server starts; a new one gets the schema.
     url = args.db or url_from_environment(os.environ, args.out)
@@ -368,8 +368,8 @@ def _ui(args: argparse.Namespace) -> None:
 
 
 def _report(args: argparse.Namespace) -> None:
-    from app.reports import export_report
-    from attribution_engine import runs
+    from provenance import runs
+    from provenance.reports import export_report
 
     factory = _ledger(args)
     try:
@@ -383,7 +383,7 @@ def _report(args: argparse.Namespace) -> None:
 
 
 def _verify(args: argparse.Namespace) -> None:
-    from app.reports import failed, verify
+    from provenance.reports import failed, verify
 
     factory = None
     if args.db:
@@ -404,7 +404,7 @@ def _verify(args: argparse.Namespace) -> None:
 
 
 def _evidence(args: argparse.Namespace) -> None:
-    from app.reports.gather import run_evidence
+    from provenance.evidence import run_evidence
 
     pairs = run_evidence(_ledger(args), args.run, args.k, args.target)
     print(f"{args.run}: evidence of {pairs} (target, document) pairs in the ledger")
