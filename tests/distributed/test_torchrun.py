@@ -13,7 +13,7 @@ import pytest
 from safetensors.torch import load_file
 from test_runs import write_corpus
 
-from attribution_engine.distributed import launch
+from provenance.torchrun import launch
 from db.schema import open_ledger
 from provenance import runs
 

@@ -29,7 +29,7 @@ from db.repository import (
 )
 from db.session import make_sessionmaker, session_scope
 from provenance.evidence import ensure_evidence, evidence_version, fill_evidence
-from provenance.reports import gather
+from provenance import evidence as gather
 
 TEXTS = {
     "a": "The harbour froze early that winter, and the fishing boats stayed in port.",
