@@ -10,9 +10,8 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
@@ -21,79 +20,9 @@ from tqdm import tqdm
 
 from attribution_engine import checkpoint, faults
 from attribution_engine.chunking import Row, collate
-from attribution_engine.config import Accounting, AttributionConfig
 from attribution_engine.errors import NonFiniteError
 from attribution_engine.step import InRunAttributor
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """The recipe of a run; recorded whole so that a replay can repeat it exactly."""
-
-    steps: int = 0  # 0: as many as `epochs` passes over the rows take
-    epochs: int = 1
-    batch_rows: int = 16  # rows per micro-batch
-    accumulation: int = 1  # micro-batches per optimizer step
-    context: int = 128  # tokens per row; documents are chunked to it
-    optimizer: Literal["adamw", "sgd"] = "adamw"  # Adam-aware values under AdamW (DESIGN 2.4)
-    # A stable recipe: a loss spike lets one batch take the credit for every target (DESIGN 2.4).
-    lr: float = 3e-4
-    warmup_steps: int = 20
-    min_lr_ratio: float = 0.1  # cosine decay ends at lr * min_lr_ratio
-    weight_decay: float = 0.01
-    max_grad_norm: float | None = 1.0
-    order: int = 1  # second order costs 1.5-2x and moved values by ~0.1% (DESIGN 2.2)
-    # auto: Adam-aware under AdamW, which ranked planted sources far better than the paper's
-    # SGD proxy (docs/fidelity.md); sgd_proxy reproduces the paper's values under any optimizer.
-    accounting: Literal["auto", "adam", "sgd_proxy"] = "auto"
-    seed: int = 0
-    checkpoint_every: int = 50
-    # Specific contribution needs a reference (DESIGN 2.4b): held-out corpus text by default.
-    reference: Literal["held_out", "other_targets"] = "held_out"
-    reference_documents: int = 8
-    vocab_size: int = 4096  # byte-level BPE trained on the corpus for from-scratch runs
-    # CPU reductions depend on the thread count: a replay is bit-exact only with the same one.
-    # One thread also keeps a shared 2-core machine from stalling a step several-fold.
-    threads: int = 1
-
-    def __post_init__(self) -> None:
-        if self.steps < 0 or self.epochs < 1 or self.batch_rows < 1 or self.accumulation < 1:
-            raise ValueError("steps >= 0, epochs >= 1, batch_rows >= 1, accumulation >= 1")
-        self.attribution()  # validates order, max_grad_norm and accounting
-        if self.accounting == "adam" and self.optimizer != "adamw":
-            raise ValueError(
-                f"accounting 'adam' needs the adamw optimizer, not {self.optimizer!r}; "
-                "use accounting 'auto' or 'sgd_proxy'"
-            )
-
-    def attribution(self) -> AttributionConfig:
-        """The engine's options for this recipe."""
-        try:
-            accounting = Accounting(self.accounting)
-        except ValueError:
-            choices = [a.value for a in Accounting]
-            raise ValueError(
-                f"accounting must be one of {choices}, not {self.accounting!r}"
-            ) from None
-        return AttributionConfig(
-            order=self.order, max_grad_norm=self.max_grad_norm, accounting=accounting
-        )
-
-    @property
-    def rows_per_step(self) -> int:
-        return self.batch_rows * self.accumulation
-
-    def total_steps(self, n_rows: int) -> int:
-        per_epoch = n_rows // self.rows_per_step
-        if per_epoch == 0 and self.steps == 0:
-            raise ValueError(
-                f"{n_rows} training rows cannot fill one step of {self.rows_per_step} rows; "
-                "lower --batch-rows or add documents"
-            )
-        return self.steps or per_epoch * self.epochs
-
-    def as_dict(self) -> dict:
-        return asdict(self)
+from attribution_engine.train_config import TrainConfig
 
 
 def lr_at(step: int, total: int, config: TrainConfig) -> float:

@@ -31,7 +31,8 @@ from attribution_engine.models import TinyGPT2Config, tiny_gpt2
 from attribution_engine.modes import eval_mode
 from attribution_engine.objective import predicted_counts, row_loss_sums
 from attribution_engine.tokenizer import train_bpe_tokenizer
-from attribution_engine.training import TrainConfig, lr_at, make_optimizer, sample_schedule
+from attribution_engine.train_config import TrainConfig
+from attribution_engine.training import lr_at, make_optimizer, sample_schedule
 from benchmarks.fidelity_common import (
     DEFAULT_OUT,
     log,

@@ -30,7 +30,8 @@ from attribution_engine.chunking import chunk_documents, collate, encode_targets
 from attribution_engine.corpus import load_corpus
 from attribution_engine.models import tiny_gpt2
 from attribution_engine.tokenizer import train_bpe_tokenizer
-from attribution_engine.training import TrainConfig, lr_at, make_optimizer, sample_schedule
+from attribution_engine.train_config import TrainConfig
+from attribution_engine.training import lr_at, make_optimizer, sample_schedule
 from benchmarks.fidelity_common import (
     DEFAULT_OUT,
     log,

@@ -205,7 +205,7 @@ def _corpus_path(name: str, out: Path) -> Path:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from attribution_engine.training import TrainConfig
+    from attribution_engine.train_config import TrainConfig
     from provenance import runs
 
     ledger = _ledger(args)

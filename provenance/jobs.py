@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from attribution_engine.training import TrainConfig
+from attribution_engine.train_config import TrainConfig
 from db.jobs import JobInfo
 from provenance import runs
 

@@ -32,7 +32,7 @@ def train_payload(
             f"model {model!r} is neither {TINY} nor a local Hugging Face model folder "
             "(a folder with config.json); nothing is downloaded"
         )
-    from attribution_engine.training import TrainConfig  # torch: only on submit
+    from attribution_engine.train_config import TrainConfig
 
     config = TrainConfig(
         steps=steps, order=order, seed=seed, batch_rows=batch_rows, lr=lr, accounting=accounting

@@ -35,9 +35,9 @@ from attribution_engine.tokenizer import (
     tokenizer_sha256,
     train_bpe_tokenizer,
 )
+from attribution_engine.train_config import TrainConfig
 from attribution_engine.training import (
     LoopResult,
-    TrainConfig,
     estimate_cost,
     make_optimizer,
     run_loop,

@@ -45,7 +45,8 @@ def _follow(path: Path) -> LoopResult:
     import numpy as np
 
     from attribution_engine.targets import TargetText
-    from attribution_engine.training import TrainConfig, make_optimizer
+    from attribution_engine.train_config import TrainConfig
+    from attribution_engine.training import make_optimizer
     from provenance import runs
 
     recipe = json.loads((path / "recipe.json").read_text())

@@ -13,13 +13,8 @@ from attribution_engine.chunking import Row, collate
 from attribution_engine.config import AttributionConfig
 from attribution_engine.hf_trainer import AttributedTrainer
 from attribution_engine.models import TinyGPT2Config, tiny_gpt2
-from attribution_engine.training import (
-    TrainConfig,
-    lr_at,
-    make_optimizer,
-    run_loop,
-    sample_schedule,
-)
+from attribution_engine.train_config import TrainConfig
+from attribution_engine.training import lr_at, make_optimizer, run_loop, sample_schedule
 
 VOCAB, PAD = 40, 0
 SHAPE = TinyGPT2Config(n_layer=1, n_embd=32, n_head=2, n_positions=16)

@@ -13,9 +13,9 @@ import pytest
 from safetensors.torch import load_file
 from test_runs import write_corpus
 
-from provenance.torchrun import launch
 from db.schema import open_ledger
 from provenance import runs
+from provenance.torchrun import launch
 
 
 def _train(tmp_path: Path, out: str, *extra: str) -> Path:

@@ -28,8 +28,8 @@ from db.repository import (
     upsert_corpus,
 )
 from db.session import make_sessionmaker, session_scope
-from provenance.evidence import ensure_evidence, evidence_version, fill_evidence
 from provenance import evidence as gather
+from provenance.evidence import ensure_evidence, evidence_version, fill_evidence
 
 TEXTS = {
     "a": "The harbour froze early that winter, and the fishing boats stayed in port.",

@@ -68,7 +68,7 @@ def reference_run(
     corpus: Path, targets: Path, out: Path, url: str, steps: int = STEPS, every: int = EVERY
 ):
     """An uninterrupted run of the same recipe, in this process; returns its id."""
-    from attribution_engine.training import TrainConfig
+    from attribution_engine.train_config import TrainConfig
     from db.schema import open_ledger
     from provenance import runs
 

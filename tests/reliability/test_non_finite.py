@@ -25,7 +25,8 @@ from reliability_helpers import (
 )
 
 from attribution_engine.errors import NonFiniteError
-from attribution_engine.training import TrainConfig, run_loop
+from attribution_engine.train_config import TrainConfig
+from attribution_engine.training import run_loop
 from db.schema import open_ledger
 from provenance import runs
 
