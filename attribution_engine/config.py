@@ -21,6 +21,19 @@ class Accounting(Enum):
     ADAM = "adam"  # lr * c * g_i / (sqrt(v_hat) + eps), the step's state held fixed
 
 
+def resolve_accounting(accounting: Accounting, *, adam: bool) -> Accounting:
+    """The accounting a step actually uses: AUTO becomes ADAM under Adam/AdamW (`adam`), else
+    SGD_PROXY. ADAM under another optimizer raises ValueError (no Adam state to hold fixed)."""
+    if accounting is Accounting.AUTO:
+        return Accounting.ADAM if adam else Accounting.SGD_PROXY
+    if accounting is Accounting.ADAM and not adam:
+        raise ValueError(
+            "Adam-aware accounting needs torch.optim.Adam or AdamW (the adamw optimizer); "
+            "use the SGD proxy (accounting sgd_proxy) or auto"
+        )
+    return accounting
+
+
 class Preconditioner(Enum):
     """How Adam's per-coordinate scale enters the dot products."""
 

@@ -14,7 +14,12 @@ import torch
 from torch import nn
 
 from attribution_engine.capture import Call, Capture, uses_by_parameter
-from attribution_engine.config import Accounting, AttributionConfig, Strategy
+from attribution_engine.config import (
+    Accounting,
+    AttributionConfig,
+    Strategy,
+    resolve_accounting,
+)
 from attribution_engine.errors import AttributionInputError, NonFiniteError, UnsupportedModuleError
 from attribution_engine.ghost import Scale, Use, parameter_values
 from attribution_engine.ghost.uses import dot_with_matrices
@@ -215,15 +220,15 @@ class InRunAttributor:
 
 
 def _resolve_accounting(accounting: Accounting, optimizer: torch.optim.Optimizer) -> Accounting:
-    is_adam = isinstance(optimizer, torch.optim.Adam | torch.optim.AdamW)
-    if accounting is Accounting.AUTO:
-        return Accounting.ADAM if is_adam else Accounting.SGD_PROXY
-    if accounting is Accounting.ADAM and not is_adam:
+    try:
+        return resolve_accounting(
+            accounting, adam=isinstance(optimizer, torch.optim.Adam | torch.optim.AdamW)
+        )
+    except ValueError:
         raise AttributionInputError(
             f"Accounting.ADAM needs torch.optim.Adam or AdamW, got {type(optimizer).__name__}; "
             "use Accounting.SGD_PROXY"
-        )
-    return accounting
+        ) from None
 
 
 def _trainable(model: nn.Module) -> list[nn.Parameter]:

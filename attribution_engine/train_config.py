@@ -8,7 +8,7 @@ module costs no torch: the UI and query commands use it.
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-from attribution_engine.config import Accounting, AttributionConfig
+from attribution_engine.config import Accounting, AttributionConfig, resolve_accounting
 
 # The from-scratch model (models.tiny_gpt2); any other model name is a local HF directory.
 TINY_MODEL = "tiny-gpt2"
@@ -74,12 +74,18 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.steps < 0 or self.epochs < 1 or self.batch_rows < 1 or self.accumulation < 1:
             raise ValueError("steps >= 0, epochs >= 1, batch_rows >= 1, accumulation >= 1")
-        self.attribution()  # validates order, max_grad_norm and accounting
-        if self.accounting == "adam" and self.optimizer != "adamw":
+        self.resolved_accounting()  # validates order, max_grad_norm and accounting
+
+    def resolved_accounting(self) -> Accounting:
+        """The accounting the run's steps use (the engine's rule, config.resolve_accounting)."""
+        accounting = self.attribution().accounting  # ValueError names a bad order or accounting
+        try:
+            return resolve_accounting(accounting, adam=self.optimizer == "adamw")
+        except ValueError:
             raise ValueError(
                 f"accounting 'adam' needs the adamw optimizer, not {self.optimizer!r}; "
                 "use accounting 'auto' or 'sgd_proxy'"
-            )
+            ) from None
 
     def attribution(self) -> AttributionConfig:
         """The engine's options for this recipe."""
