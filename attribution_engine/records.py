@@ -168,9 +168,15 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
 
 def read_jsonl_records(path: Path) -> Iterator[tuple[str, dict[str, object] | BadRecord]]:
     """One JSON object per line; blank lines skipped; BOM, CRLF and a missing final newline ok."""
-    data = path.read_bytes().removeprefix(_BOM)
+    return jsonl_records(path.read_bytes(), str(path))
+
+
+def jsonl_records(data: bytes, source: str) -> Iterator[tuple[str, dict[str, object] | BadRecord]]:
+    """The records of JSONL bytes as ("source:line", record or BadRecord), as a file is read:
+    for an upload held in memory, `source` is its name (the location every message names)."""
+    data = data.removeprefix(_BOM)
     for number, raw in enumerate(data.splitlines(), start=1):  # splits on \n, \r\n and \r only
-        where = f"{path}:{number}"
+        where = f"{source}:{number}"
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as err:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from attribution_engine.records import (
@@ -28,7 +28,13 @@ from attribution_engine.records import (
     record_text,
 )
 
-__all__ = ["TargetText", "load_targets", "write_targets"]
+__all__ = [
+    "TargetText",
+    "checked_target",
+    "load_targets",
+    "target_from_record",
+    "write_targets",
+]
 
 _KEYS = ("id", "text", "prompt")
 
@@ -48,11 +54,24 @@ class TargetText:
         object.__setattr__(self, "prompt", normalize_text(self.prompt) if self.prompt else None)
 
 
-def _target_from_record(record: Mapping[str, object]) -> TargetText:
+def target_from_record(
+    record: Mapping[str, object], *, default_id: Callable[[str], str] | None = None
+) -> TargetText:
+    """The target of one JSON object (a line of a targets file, an upload, a job payload).
+
+    Keys: `id` (a string, or an integer turned into its string), `text` (not empty) and an
+    optional `prompt` (a string or null); no others. Strings come back NFC with "\\n" line
+    endings. `default_id(text)` names a record without an `id` (or with a null one); without
+    it such a record is refused. Raises BadRecord, saying what is wrong and how to fix it; the
+    caller adds where (file:line).
+    """
     unknown = sorted(set(record) - set(_KEYS))
     if unknown:
         raise BadRecord(f"unknown key(s) {unknown}", "a target has only 'id', 'text' and 'prompt'")
     prompt = optional_string(record, "prompt")
+    if default_id is not None and record.get("id") is None:
+        text = record_text(record)
+        return TargetText(id=default_id(text), text=text, prompt=prompt)
     return TargetText(id=record_id(record), text=record_text(record), prompt=prompt)
 
 
@@ -64,7 +83,7 @@ def load_targets(path: str | os.PathLike[str]) -> list[TargetText]:
             f"{path}: targets must be a .jsonl file, one object per line with 'id', 'text' and "
             "optional 'prompt'; convert the file or rename it to .jsonl"
         )
-    targets, _ = collect_records(read_jsonl_records(path), _target_from_record, lenient=False)
+    targets, _ = collect_records(read_jsonl_records(path), target_from_record, lenient=False)
     if not targets:
         raise CorpusError(f'{path}: no targets; add lines like {{"id": "t1", "text": ...}}')
     return targets
@@ -83,7 +102,7 @@ def write_targets(targets: Iterable[TargetText], path: str | os.PathLike[str]) -
 def checked_target(target: TargetText) -> TargetText:
     """The target as a targets file would give it back (text normalised); raises BadRecord,
     saying what and how to fix, for one that no targets file can hold."""
-    return _target_from_record(_record(target))
+    return target_from_record(_record(target))
 
 
 def _record(target: TargetText) -> dict[str, object]:

@@ -17,17 +17,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
-from attribution_engine.records import BadRecord
-from attribution_engine.targets import TargetText, checked_target, write_targets
+from attribution_engine.records import (
+    BadRecord,
+    CorpusError,
+    collect_records,
+    jsonl_records,
+    normalize_text,
+)
+from attribution_engine.targets import TargetText, checked_target, target_from_record, write_targets
 
 MAX_UPLOAD_BYTES = 20 * 2**20  # the server's own cap too (.streamlit/config.toml maxUploadSize)
 UPLOAD_TYPES = ("txt", "jsonl")
 _BOM = "\ufeff"
 # Control characters that never occur in text (tab, newline and carriage return do).
 _BINARY_CONTROLS = {chr(c) for c in range(32)} - {"\t", "\n", "\r", "\f", "\v"}
-_KEYS = ("id", "text", "prompt")
 
 
 class UploadError(ValueError):
@@ -68,8 +74,10 @@ def decode_text(data: bytes, name: str = "upload") -> str:
 
 
 def text_id(text: str) -> str:
-    """A stable id for a target without one: `upload-` and 12 hex digits of its SHA-256."""
-    return "upload-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    """A stable id for a target without one: `upload-` and 12 hex digits of the SHA-256 of its
+    normalised text (NFC, "\\n" line endings), so equal-looking texts get one id."""
+    digest = hashlib.sha256(normalize_text(text).encode("utf-8")).hexdigest()
+    return "upload-" + digest[:12]
 
 
 def parse_text_box(text: str, prompt: str = "", target_id: str = "") -> list[TargetText]:
@@ -99,71 +107,53 @@ def parse_upload(name: str, data: bytes) -> list[TargetText]:
 
 
 def parse_jsonl(text: str, name: str = "upload.jsonl") -> list[TargetText]:
-    """One target per non-blank line; the first bad line raises UploadError with its number."""
-    targets: list[TargetText] = []
-    seen: dict[str, int] = {}
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        where = f"{name}:{number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise UploadError(
-                f"{where}: not valid JSON ({err.msg} at column {err.colno}); each line must be "
-                'one object like {"id": "t1", "text": "..."}'
-            ) from None
-        if not isinstance(record, dict):
-            raise UploadError(f"{where}: a line must be a JSON object, not {type(record).__name__}")
-        unknown = sorted(set(record) - set(_KEYS))
-        if unknown:
-            raise UploadError(f"{where}: unknown key(s) {unknown}; use only 'id', 'text', 'prompt'")
-        body, prompt, raw_id = record.get("text"), record.get("prompt"), record.get("id")
-        if not isinstance(body, str) or not body.strip():
-            raise UploadError(f"{where}: 'text' must be a non-empty string")
-        if prompt is not None and not isinstance(prompt, str):
-            raise UploadError(f"{where}: 'prompt' must be a string or null")
-        if raw_id is None:
-            target_id = text_id(body)
-        elif (
-            isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool) and str(raw_id).strip()
-        ):
-            target_id = str(raw_id).strip()
-        else:
-            raise UploadError(f"{where}: 'id' must be a non-empty string or an integer")
-        if target_id in seen:
-            raise UploadError(
-                f"{where}: id {target_id!r} repeats line {seen[target_id]}; ids must be unique"
-            )
-        seen[target_id] = number
-        targets.append(_target(target_id, body, prompt or None, where))
+    """One target per non-blank line, read by the engine's targets parser (the one behind
+    `provenance attribute --targets`); a line without an id gets `text_id`. The first bad line
+    or repeated id raises UploadError naming name:line, what is wrong and the fix."""
+
+    def target(record: Mapping[str, object]) -> TargetText:
+        return _upload_target(target_from_record(record, default_id=text_id))
+
+    records = jsonl_records(text.encode("utf-8"), name)
+    try:
+        targets, _ = collect_records(records, target, lenient=False)
+    except CorpusError as err:
+        raise UploadError(str(err)) from None
     if not targets:
         raise UploadError(f'{name} has no targets; add lines like {{"id": "t1", "text": "..."}}')
     return targets
 
 
 def _target(target_id: str, text: str, prompt: str | None, where: str) -> TargetText:
-    """The target as its saved file will give it back; UploadError for anything a targets file
-    cannot hold. The raw upload was checked already, but JSON escapes (\u0000, \ud800) only
-    appear once a line is decoded, so the decoded fields are checked again here."""
-    if len(target_id) > 200:
-        raise UploadError(f"{where}: the id is {len(target_id)} characters; keep it under 200")
-    for field, value in (("text", text), ("prompt", prompt or "")):
-        binary = sorted({c for c in value if c in _BINARY_CONTROLS})
-        if binary:
-            raise UploadError(
-                f"{where}: '{field}' contains control characters "
-                f"{[hex(ord(c)) for c in binary[:5]]} (JSON escapes such as \\u0000); remove them"
-            )
+    """The target of the text box or a .txt file as its saved file will give it back;
+    UploadError, naming `where`, for anything a targets file cannot hold."""
     try:
-        return checked_target(TargetText(id=target_id, text=text, prompt=prompt))
+        return _upload_target(checked_target(TargetText(id=target_id, text=text, prompt=prompt)))
     except BadRecord as bad:
         raise UploadError(f"{where}: {bad}") from None
 
 
+def _upload_target(target: TargetText) -> TargetText:
+    """BadRecord for what a targets file may hold but an upload may not: a long id, control
+    characters. The raw upload was checked already, but JSON escapes (\\u0000) only appear
+    once a line is decoded, so the decoded fields are checked again here."""
+    if len(target.id) > 200:
+        raise BadRecord(f"the id is {len(target.id)} characters", "keep it under 200")
+    for field, value in (("text", target.text), ("prompt", target.prompt or "")):
+        binary = sorted({c for c in value if c in _BINARY_CONTROLS})
+        if binary:
+            raise BadRecord(
+                f"'{field}' contains control characters {[hex(ord(c)) for c in binary[:5]]} "
+                "(JSON escapes such as \\u0000)",
+                "remove them",
+            )
+    return target
+
+
 def save_targets(targets: list[TargetText], data_dir: Path) -> Path:
     """Write targets to `<data_dir>/uploads/<sha256>.jsonl` (named by content, never by the
-    user) for an attribution job; the same targets always land in the same file."""
+    user), where they wait to be attributed (provenance/pending.py); the same targets always
+    land in the same file. An attribution job carries the targets themselves, not this path."""
     canonical = "\n".join(
         json.dumps({"id": t.id, "text": t.text, "prompt": t.prompt}, sort_keys=True)
         for t in targets

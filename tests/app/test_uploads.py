@@ -85,14 +85,24 @@ def test_html_and_js_payloads_are_kept_as_inert_text() -> None:
 @pytest.mark.parametrize(
     ("lines", "message"),
     [
-        ('{"id": "a", "text": "x"}\n{"id": "b", "text": }', r"t.jsonl:2: not valid JSON"),
-        ('{"id": "a", "text": "x"}\n\n["a list"]', r"t.jsonl:3: a line must be a JSON object"),
+        (
+            '{"id": "a", "text": "x"}\n{"id": "b", "text": }',
+            r"t.jsonl:2: invalid JSON \(Expecting value at column 21\); write",
+        ),
+        (
+            '{"id": "a", "text": "x"}\n\n["a list"]',
+            r"t.jsonl:3: expected a JSON object, got an array; write each",
+        ),
         ('{"id": "a", "txt": "x"}', r"t.jsonl:1: unknown key\(s\) \['txt'\]"),
-        ('{"id": "a", "text": ""}', r"t.jsonl:1: 'text' must be a non-empty string"),
-        ('{"id": "a", "text": 5}', r"t.jsonl:1: 'text' must be a non-empty string"),
+        ('{"id": "a", "text": ""}', r"t.jsonl:1: 'text' is empty or whitespace-only; fill it in"),
+        ('{"id": "a", "text": 5}', r"t.jsonl:1: 'text' must be a string, got a number; quote"),
+        ('{"id": "a", "id": "b", "text": "x"}', r"t.jsonl:1: key\(s\) \['id'\] appear twice"),
         ('{"id": true, "text": "x"}', r"t.jsonl:1: 'id' must be"),
         ('{"id": "a", "text": "x", "prompt": 3}', r"t.jsonl:1: 'prompt' must be"),
-        ('{"id": "a", "text": "x"}\n{"id": "a", "text": "y"}', r"t.jsonl:2: id 'a' repeats line 1"),
+        (
+            '{"id": "a", "text": "x"}\n{"id": "a", "text": "y"}',
+            r"t.jsonl:2: duplicate id 'a', first used at t.jsonl:1 with other text; give one",
+        ),
         ("\n\n", r"t.jsonl is empty"),
     ],
 )
