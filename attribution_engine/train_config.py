@@ -5,8 +5,8 @@ form and the job payloads are built from, so that no default is written twice. I
 module costs no torch: the UI and query commands use it.
 """
 
-from dataclasses import asdict, dataclass, field
-from typing import Literal
+from dataclasses import asdict, dataclass, field, fields
+from typing import Literal, get_args, get_origin
 
 from attribution_engine.config import Accounting, AttributionConfig, resolve_accounting
 
@@ -14,9 +14,10 @@ from attribution_engine.config import Accounting, AttributionConfig, resolve_acc
 TINY_MODEL = "tiny-gpt2"
 
 
-def _option(default, help: str, reason: str = ""):
-    """A field with the help text the CLI and the UI show; `reason` is why the default is it."""
-    return field(default=default, metadata={"help": help, "reason": reason})
+def _option(default, help: str, reason: str = "", choices: tuple = ()):
+    """A field with the help text the CLI and the UI show; `reason` is why the default is it.
+    `choices` lists the allowed values where the type does not (a Literal lists its own)."""
+    return field(default=default, metadata={"help": help, "reason": reason, "choices": choices})
 
 
 @dataclass(frozen=True)
@@ -40,12 +41,13 @@ class TrainConfig:
     min_lr_ratio: float = _option(0.1, "the cosine decay ends at lr x this")
     weight_decay: float = _option(0.01, "AdamW's decoupled weight decay (never attributed)")
     max_grad_norm: float | None = _option(
-        1.0, "gradient clipping norm; values are scaled by the clip factor"
+        1.0, "gradient clipping norm (none: no clipping); values are scaled by the clip factor"
     )
     order: int = _option(
         1,
         "1: first order; 2: adds the interaction term (Hessian-vector product)",
         "second order costs 1.5-2x and moved values by ~0.1% (DESIGN 2.2)",
+        choices=(1, 2),
     )
     accounting: Literal["auto", "adam", "sgd_proxy"] = _option(
         "auto",
@@ -70,6 +72,13 @@ class TrainConfig:
         "CPU reductions depend on the thread count; one thread also keeps a shared 2-core "
         "machine from stalling a step several-fold",
     )
+
+    @staticmethod
+    def choices(name: str) -> tuple:
+        """The allowed values of option `name` (empty: any value of its type)."""
+        (option,) = [f for f in fields(TrainConfig) if f.name == name]
+        literal = get_args(option.type) if get_origin(option.type) is Literal else ()
+        return option.metadata["choices"] or literal
 
     def __post_init__(self) -> None:
         if self.steps < 0 or self.epochs < 1 or self.batch_rows < 1 or self.accumulation < 1:

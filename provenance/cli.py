@@ -8,11 +8,13 @@ PROVENANCE_DB_URL, else SQLite in --out). Exit status 2: a bad request (what and
 import argparse
 import json
 import sys
+from dataclasses import fields
 from functools import partial
 from pathlib import Path
 
 from attribution_engine import demo
 from attribution_engine.errors import NonFiniteError, StorageError
+from attribution_engine.train_config import TINY_MODEL, TrainConfig
 from db.schema import SchemaOutOfDate
 
 DEFAULT_OUT = Path("provenance-data")
@@ -54,26 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train with attribution; prints the run id")
     train.add_argument("--corpus", help="JSONL, CSV or .txt directory, or a name: sotu")
     train.add_argument("--targets", type=Path, help="JSONL: id, text, optional prompt")
-    train.add_argument("--model", default="tiny-gpt2", help="tiny-gpt2 or a local HF directory")
-    length = train.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=int, default=0)
-    length.add_argument("--epochs", type=int, default=1)
-    train.add_argument("--order", type=int, choices=(1, 2), default=1)
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--batch-rows", type=int, default=16)
-    train.add_argument("--accumulation", type=int, default=1)
-    train.add_argument("--lr", type=float, default=3e-4)
-    train.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw")
     train.add_argument(
-        "--accounting",
-        choices=("auto", "adam", "sgd_proxy"),
-        default="auto",
-        help="which update a row is credited with: auto = Adam-aware under adamw (default), "
-        "sgd_proxy = the paper's lr g_v.g_i whatever the optimizer did",
+        "--model",
+        default=TINY_MODEL,
+        help=f"{TINY_MODEL} (trained from scratch) or a local Hugging Face model directory to "
+        "fine-tune (default: %(default)s)",
     )
-    train.add_argument("--reference", choices=("held_out", "other_targets"), default="held_out")
-    train.add_argument("--checkpoint-every", type=int, default=50)
-    train.add_argument("--threads", type=int, default=1, help="torch threads (recorded)")
+    _config_options(train)
     train.add_argument("--lenient", action="store_true", help="skip bad corpus lines, record them")
     train.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run")
     train.add_argument(
@@ -153,6 +142,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _config_options(train: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig option, with its help, default and choices from there."""
+    options = train.add_argument_group("recipe (recorded in the run's recipe.json)")
+    length = options.add_mutually_exclusive_group()  # --steps overrides --epochs
+    for option in fields(TrainConfig):
+        group = length if option.name in ("steps", "epochs") else options
+        choices = TrainConfig.choices(option.name) or None
+        parse = _number_or_none if option.type == float | None else type(option.default)
+        group.add_argument(
+            "--" + option.name.replace("_", "-"),
+            type=parse,
+            choices=choices,
+            default=option.default,
+            help=option.metadata["help"] + " (default: %(default)s)",
+        )
+
+
+def _number_or_none(text: str) -> float | None:
+    return None if text.lower() == "none" else float(text)
+
+
 def _common(command: argparse.ArgumentParser) -> None:
     command.add_argument("--out", type=Path, default=DEFAULT_OUT, help="data directory")
     command.add_argument(
@@ -205,7 +215,6 @@ def _corpus_path(name: str, out: Path) -> Path:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from attribution_engine.train_config import TrainConfig
     from provenance import runs
 
     ledger = _ledger(args)
@@ -227,18 +236,7 @@ def _train(args: argparse.Namespace) -> None:
     if not args.corpus:
         raise ValueError("--corpus is required (a file, a directory, or: sotu)")
     config = TrainConfig(
-        steps=args.steps,
-        epochs=args.epochs,
-        order=args.order,
-        seed=args.seed,
-        batch_rows=args.batch_rows,
-        accumulation=args.accumulation,
-        lr=args.lr,
-        optimizer=args.optimizer,
-        accounting=args.accounting,
-        reference=args.reference,
-        checkpoint_every=args.checkpoint_every,
-        threads=args.threads,
+        **{option.name: getattr(args, option.name) for option in fields(TrainConfig)}
     )
     run_id = runs.train(
         _corpus_path(args.corpus, args.out),
@@ -276,10 +274,12 @@ def _generate(args: argparse.Namespace) -> None:
 
 
 def _attribute(args: argparse.Namespace) -> None:
+    from attribution_engine.targets import load_targets
     from provenance import runs
 
+    targets = load_targets(args.targets)  # CorpusError names file:line and the fix
     run_id = runs.attribute(
-        args.run, args.targets, args.out, progress=not args.quiet, ledger=_ledger(args)
+        args.run, targets, args.out, progress=not args.quiet, ledger=_ledger(args)
     )
     summary = json.loads((runs.run_dir(args.out, run_id) / "summary.json").read_text())
     verdict = (
@@ -295,7 +295,7 @@ def _worker(args: argparse.Namespace) -> None:
     import os
     import socket
 
-    from provenance.jobs import handlers
+    from provenance.jobs.handlers import handlers
     from provenance.worker import run_worker
 
     factory = _ledger(args)

@@ -1,7 +1,8 @@
-"""Runs on disk: train a model with attribution, resume it, replay it with new targets, and read
-the ranked documents back. Until the ledger lands (issue 4) a run is a directory under `out`:
+"""Runs on disk: train a model with attribution, resume it, and replay it with new targets.
+A run is a directory under `out` (its values go to the ledger at every checkpoint):
 
-    runs/RUN_ID/recipe.json      config, seed, hashes, corpus, model, targets, reference
+    runs/RUN_ID/recipe.json      the typed Recipe (provenance/recipe.py): config, hashes,
+                                 corpus, model, targets, reference, accounting, total steps
     runs/RUN_ID/rows.json        the document id of every training row (DESIGN 2.5)
     runs/RUN_ID/schedule.npy     int64 [S, R]: the rows of every step, the exact sample order
     runs/RUN_ID/tokenizer/       the tokenizer;  initial.pt: the initial weights
@@ -15,7 +16,7 @@ import json
 import secrets
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +25,7 @@ import numpy as np
 import torch
 from sqlalchemy.orm import sessionmaker
 
-from attribution_engine.chunking import chunk_documents, encode_targets
+from attribution_engine.chunking import Row, chunk_documents, encode_targets
 from attribution_engine.corpus import Corpus, load_corpus
 from attribution_engine.generate import context_length
 from attribution_engine.models import load_local_model, tiny_gpt2, weights_sha256
@@ -35,7 +36,7 @@ from attribution_engine.tokenizer import (
     tokenizer_sha256,
     train_bpe_tokenizer,
 )
-from attribution_engine.train_config import TrainConfig
+from attribution_engine.train_config import TINY_MODEL, TrainConfig
 from attribution_engine.training import (
     LoopResult,
     estimate_cost,
@@ -44,21 +45,11 @@ from attribution_engine.training import (
     sample_schedule,
 )
 from provenance.ledger_writer import LedgerWriter
-
-TINY = "tiny-gpt2"
+from provenance.recipe import CorpusRecord, Parent, Recipe, Reference
 
 
 class RunError(ValueError):
     """A run cannot be started, resumed or replayed as asked; the message says why."""
-
-
-@dataclass(frozen=True)
-class Reference:
-    """The reference text(s) of DESIGN 2.4b: held-out documents, or the other targets."""
-
-    kind: str  # "held_out" | "other_targets"
-    doc_ids: tuple[str, ...]
-    texts: tuple[str, ...]
 
 
 def run_dir(out: Path, run_id: str) -> Path:
@@ -73,7 +64,7 @@ def train(
     out: Path,
     config: TrainConfig,
     *,
-    model_spec: str = TINY,
+    model_spec: str = TINY_MODEL,
     targets_path: Path | None = None,
     lenient: bool = False,
     progress: bool = True,
@@ -82,12 +73,12 @@ def train(
     runner: Callable[[Path], object] | None = None,
 ) -> str:
     """Prepare and run a new attributed training run; returns its id. `runner(path)`, when
-    given, runs the prepared run instead of `execute` (e.g. distributed.launch under torchrun)."""
+    given, runs the prepared run instead of `execute` (e.g. torchrun.launch)."""
     corpus = load_corpus(corpus_path, lenient=lenient)
     reference = choose_reference(corpus, config)
     held = set(reference.doc_ids)
     documents = [d for d in corpus.documents if d.id not in held]
-    if model_spec == TINY:
+    if model_spec == TINY_MODEL:
         tokenizer = train_bpe_tokenizer((d.text for d in documents), config.vocab_size)
         model = tiny_gpt2(len(tokenizer), seed=config.seed)
     else:
@@ -103,7 +94,7 @@ def train(
             "--reference other_targets contrasts each target with the others, so it needs at "
             f"least two targets (got {len(targets)}); add targets or use the held-out reference"
         )
-    _target_batch(targets, asdict(reference), tokenizer, config)  # bad targets fail before disk
+    _target_batch(targets, reference, tokenizer, config)  # bad targets fail before disk
     run_id = f"run-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
     path = Path(out) / "runs" / run_id
     path.mkdir(parents=True)
@@ -115,26 +106,27 @@ def train(
     )
     np.save(path / "schedule.npy", schedule)
     _write_json(path / "rows.json", [row.doc_id for row in rows])
-    recipe = {
-        "run_id": run_id,
-        "kind": "train",
-        "created": datetime.now(UTC).isoformat(),
-        "config": config.as_dict(),
-        "model": model_spec,
-        "corpus": {
-            "path": str(Path(corpus_path).resolve()),
-            "sha256": corpus.sha256,
-            "documents": len(corpus.documents),
-            "duplicate_groups": [list(g) for g in corpus.duplicate_groups],
-            "lenient": lenient,
-            "skipped": [asdict(s) for s in corpus.skipped],
-        },
-        "tokenizer_sha256": tokenizer_sha256(tokenizer),
-        "initial_weights_sha256": weights_sha256(model),
-        "reference": asdict(reference),
-        "targets": [asdict(t) for t in targets],
-    }
-    _write_json(path / "recipe.json", recipe)
+    Recipe(
+        run_id=run_id,
+        kind="train",
+        created=datetime.now(UTC).isoformat(),
+        config=config,
+        model=model_spec,
+        corpus=CorpusRecord(
+            path=str(Path(corpus_path).resolve()),
+            sha256=corpus.sha256,
+            documents=len(corpus.documents),
+            duplicate_groups=tuple(tuple(g) for g in corpus.duplicate_groups),
+            lenient=lenient,
+            skipped=tuple(corpus.skipped),
+        ),
+        tokenizer_sha256=tokenizer_sha256(tokenizer),
+        initial_weights_sha256=weights_sha256(model),
+        reference=reference,
+        targets=tuple(targets),
+        accounting=config.resolved_accounting().value,
+        total_steps=int(schedule.shape[0]),
+    ).save(path)
     if runner is not None:
         runner(path)
         return run_id
@@ -169,6 +161,31 @@ def clip_reference(reference: Reference, tokenizer, context: int) -> Reference:
     return Reference(reference.kind, reference.doc_ids, tuple(clipped))
 
 
+@dataclass(frozen=True)
+class LoadedRun:
+    """A prepared run rebuilt from its directory, every part checked against the recipe."""
+
+    recipe: Recipe
+    model: torch.nn.Module  # at the run's initial weights
+    tokenizer: object
+    corpus: Corpus
+    rows: list[Row]  # the training rows, in rows.json's order
+    targets: dict[str, torch.Tensor]  # the encoded target and reference batch
+    schedule: np.ndarray  # int64 [S, R]: the rows of every step
+
+
+def load_run(path: Path) -> LoadedRun:
+    """Rebuild the run at `path` (sets torch's thread count to the recipe's); RunError when a
+    file does not match its hash or the corpus changed."""
+    recipe = Recipe.load(path)
+    torch.set_num_threads(recipe.config.threads)
+    model, tokenizer = _rebuild(path, recipe)
+    corpus, rows = _rows(path, recipe, tokenizer)
+    batch = _target_batch(recipe.targets, recipe.reference, tokenizer, recipe.config)
+    schedule = np.load(path / "schedule.npy")
+    return LoadedRun(recipe, model, tokenizer, corpus, rows, batch, schedule)
+
+
 def execute(
     path: Path,
     progress: bool = True,
@@ -179,26 +196,21 @@ def execute(
     """Run (or resume) the training loop of the run at `path` and write its results. With a
     ledger, progress is committed there at every checkpoint; `on_progress(done, total)` is
     called after each checkpoint (a worker's heartbeat). `loop` is run_loop, or rank 0's
-    distributed one (attribution_engine.distributed)."""
-    recipe = json.loads((path / "recipe.json").read_text())
-    config = TrainConfig(**recipe["config"])
-    torch.set_num_threads(config.threads)
-    model, tokenizer = _rebuild(path, recipe)
-    corpus, rows = _rows(path, recipe, tokenizer, config)
+    distributed one (provenance.torchrun)."""
+    run = load_run(path)
+    recipe, config, model, tokenizer = run.recipe, run.recipe.config, run.model, run.tokenizer
+    rows, batch, schedule = run.rows, run.targets, run.schedule
     writer = None
     if ledger is not None:
-        writer = LedgerWriter(ledger, recipe, [row.doc_id for row in rows])
-        writer.register(corpus)
-    targets = [TargetText(**t) for t in recipe["targets"]]
-    batch = _target_batch(targets, recipe["reference"], tokenizer, config)
-    schedule = np.load(path / "schedule.npy")
+        writer = LedgerWriter(ledger, recipe.to_json(), [row.doc_id for row in rows])
+        writer.register(run.corpus)
     optimizer = make_optimizer(model, config)
     if progress:
         estimate = estimate_cost(
             model, rows, tokenizer.pad_token_id, batch, config, int(schedule.shape[0])
         )
         print(
-            f"{recipe['run_id']}: {len(rows)} rows, {schedule.shape[0]} steps; {estimate}",
+            f"{recipe.run_id}: {len(rows)} rows, {schedule.shape[0]} steps; {estimate}",
             file=sys.stderr,
         )
     total = int(schedule.shape[0])
@@ -236,51 +248,53 @@ def execute(
         "predicted_drop": result.predicted_drop.sum(axis=0).tolist(),
         "realised_drop": result.realised_drop.sum(axis=0).tolist(),
     }
-    parent = recipe.get("parent")
-    if parent:
-        original = json.loads((Path(parent["path"]) / "summary.json").read_text())
+    if recipe.parent is not None:
+        parent = Path(recipe.parent.path)
+        original = json.loads((parent / "summary.json").read_text())
         summary["verified_same_model"] = (
             summary["final_weights_sha256"] == original["final_weights_sha256"]
         )
-        summary["weight_distance"] = _weight_distance(model, Path(parent["path"]) / "model")
+        summary["weight_distance"] = _weight_distance(model, parent / "model")
     _write_json(path / "summary.json", summary)
     return result
 
 
 def attribute(
     parent_id: str,
-    targets_path: Path,
+    targets: Sequence[TargetText],
     out: Path,
     progress: bool = True,
     ledger: sessionmaker | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> str:
-    """Replay a finished run with new targets attached (all in one pass); returns the new id."""
+    """Replay a finished run with `targets` attached (all in one pass); returns the new id.
+
+    The targets come with the call (a job's payload, or a file the CLI read), not as a path.
+    """
     parent = run_dir(out, parent_id)
     if not (parent / "summary.json").is_file():
         raise RunError(
             f"run {parent_id} has not finished; resume it with `provenance train "
             f"--resume {parent_id}` first"
         )
-    recipe = json.loads((parent / "recipe.json").read_text())
-    targets = load_targets(targets_path)
+    recipe = Recipe.load(parent)
+    targets = list(targets)
+    if not targets:
+        raise RunError(f"no targets to attach to a replay of {parent_id}; give at least one")
     tokenizer = load_tokenizer(parent / "tokenizer")
-    config = TrainConfig(**recipe["config"])
-    _target_batch(targets, recipe["reference"], tokenizer, config)  # fail before writing
+    _target_batch(targets, recipe.reference, tokenizer, recipe.config)  # fail before writing
     run_id = f"{parent_id}-attr-{secrets.token_hex(3)}"
     path = Path(out) / "runs" / run_id
     path.mkdir(parents=True)
     for name in ("initial.pt", "schedule.npy", "rows.json"):
         (path / name).write_bytes((parent / name).read_bytes())
     save_tokenizer(tokenizer, path / "tokenizer")
-    recipe.update(
-        run_id=run_id,
-        kind="attribute",
-        created=datetime.now(UTC).isoformat(),
-        targets=[asdict(t) for t in targets],
-        parent={"run_id": parent_id, "path": str(parent.resolve())},
-    )
-    _write_json(path / "recipe.json", recipe)
+    recipe.replay(
+        run_id,
+        datetime.now(UTC).isoformat(),
+        tuple(targets),
+        Parent(run_id=parent_id, path=str(parent.resolve())),
+    ).save(path)
     execute(path, progress=progress, ledger=ledger, on_progress=on_progress)
     return run_id
 
@@ -290,41 +304,43 @@ def read_summary(out: Path, run_id: str) -> dict:
     return json.loads((run_dir(out, run_id) / "summary.json").read_text())
 
 
-def _rebuild(path: Path, recipe: dict):
+def _rebuild(path: Path, recipe: Recipe):
     """Model and tokenizer at the run's initial weights, each checked against its hash."""
     tokenizer = load_tokenizer(path / "tokenizer")
-    if tokenizer_sha256(tokenizer) != recipe["tokenizer_sha256"]:
+    if tokenizer_sha256(tokenizer) != recipe.tokenizer_sha256:
         raise RunError(f"{path}/tokenizer does not match the hash in recipe.json")
-    if recipe["model"] == TINY:
-        model = tiny_gpt2(len(tokenizer), seed=recipe["config"]["seed"])
+    if recipe.from_scratch:
+        model = tiny_gpt2(len(tokenizer), seed=recipe.config.seed)
     else:
-        model, _ = load_local_model(Path(recipe["model"]))
+        model, _ = load_local_model(Path(recipe.model))
         model.train()
     model.load_state_dict(torch.load(path / "initial.pt", map_location="cpu"))
-    if weights_sha256(model) != recipe["initial_weights_sha256"]:
+    if weights_sha256(model) != recipe.initial_weights_sha256:
         raise RunError(f"{path}/initial.pt does not match the hash in recipe.json")
     return model, tokenizer
 
 
-def _rows(path: Path, recipe: dict, tokenizer, config: TrainConfig):
+def _rows(path: Path, recipe: Recipe, tokenizer):
     """The corpus and the training rows, re-chunked and checked against rows.json."""
-    corpus = load_corpus(recipe["corpus"]["path"], lenient=recipe["corpus"]["lenient"])
-    if corpus.sha256 != recipe["corpus"]["sha256"]:
+    corpus = load_corpus(recipe.corpus.path, lenient=recipe.corpus.lenient)
+    if corpus.sha256 != recipe.corpus.sha256:
         raise RunError(
-            f"the corpus at {recipe['corpus']['path']} changed since the run (SHA-256 "
-            f"{corpus.sha256[:12]}... != {recipe['corpus']['sha256'][:12]}...)"
+            f"the corpus at {recipe.corpus.path} changed since the run (SHA-256 "
+            f"{corpus.sha256[:12]}... != {recipe.corpus.sha256[:12]}...)"
         )
-    held = set(recipe["reference"]["doc_ids"])
+    held = set(recipe.reference.doc_ids)
     documents = [(d.id, d.text) for d in corpus.documents if d.id not in held]
-    rows = chunk_documents(documents, tokenizer, config.context)
+    rows = chunk_documents(documents, tokenizer, recipe.config.context)
     if [row.doc_id for row in rows] != json.loads((path / "rows.json").read_text()):
         raise RunError("re-chunking the corpus gave other rows than the run recorded")
     return corpus, rows
 
 
-def _target_batch(targets: list[TargetText], reference: dict, tokenizer, config: TrainConfig):
-    texts = [t.text for t in targets] + list(reference["texts"])
-    prompts = [t.prompt for t in targets] + [None] * len(reference["texts"])
+def _target_batch(
+    targets: Sequence[TargetText], reference: Reference, tokenizer, config: TrainConfig
+):
+    texts = [t.text for t in targets] + list(reference.texts)
+    prompts = [t.prompt for t in targets] + [None] * len(reference.texts)
     if not texts:
         raise RunError("nothing to attribute to: give --targets or keep the held-out reference")
     return encode_targets(texts, prompts, tokenizer, config.context)

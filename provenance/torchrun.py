@@ -15,7 +15,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
 import torch.distributed as dist
 
 from attribution_engine.distributed import distributed_loop, init_process_group
@@ -40,32 +39,19 @@ def execute(path: Path, db_url: str | None = None, progress: bool = True) -> Loo
 
 def _follow(path: Path) -> LoopResult:
     """A non-zero rank: rebuild the run exactly as rank 0 does, then train without writing."""
-    import json
-
-    import numpy as np
-
-    from attribution_engine.targets import TargetText
-    from attribution_engine.train_config import TrainConfig
     from attribution_engine.training import make_optimizer
-    from provenance import runs
+    from provenance.runs import load_run
 
-    recipe = json.loads((path / "recipe.json").read_text())
-    config = TrainConfig(**recipe["config"])
-    torch.set_num_threads(config.threads)
-    model, tokenizer = runs._rebuild(path, recipe)
-    _, rows = runs._rows(path, recipe, tokenizer, config)
-    targets = [TargetText(**t) for t in recipe["targets"]]
-    batch = runs._target_batch(targets, recipe["reference"], tokenizer, config)
-    schedule = np.load(path / "schedule.npy")
+    run = load_run(path)
     loop = distributed_loop()
     return loop(
-        model,
-        make_optimizer(model, config),
-        rows,
-        tokenizer.pad_token_id,
-        batch,
-        config,
-        schedule,
+        run.model,
+        make_optimizer(run.model, run.recipe.config),
+        run.rows,
+        run.tokenizer.pad_token_id,
+        run.targets,
+        run.recipe.config,
+        run.schedule,
         path / "checkpoints",
         progress=False,
     )
@@ -75,11 +61,10 @@ def launch(path: Path, *, nproc: int, db_url: str | None = None, progress: bool 
     """Run the prepared run at `path` on `nproc` local processes under torchrun; raises if any
     rank fails. The same as: torchrun --standalone --nproc-per-node N -m
     provenance.torchrun PATH, with the ledger URL in PROVENANCE_DB_URL."""
-    import json
-
     from db.session import ENV_PASSWORD_FILE, ENV_URL
+    from provenance.recipe import Recipe
 
-    accumulation = json.loads((path / "recipe.json").read_text())["config"]["accumulation"]
+    accumulation = Recipe.load(path).config.accumulation
     if nproc < 1 or accumulation % nproc:
         raise ValueError(
             f"{nproc} processes cannot share the {accumulation} micro-batch(es) of a step of run "
