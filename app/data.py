@@ -25,6 +25,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from db import jobs, overview, repository
 from db.schema import SchemaOutOfDate, check_schema, current_revision, upgrade
 from db.session import make_engine, make_sessionmaker, safe_url, session_scope, url_from_environment
+from provenance import jobs as provenance_jobs
+from provenance.jobs import JobPayload
 
 ENV_DATA_DIR = "PROVENANCE_DATA_DIR"
 DEFAULT_DATA_DIR = Path("provenance-data")  # the CLI's --out default
@@ -181,10 +183,10 @@ def clear() -> None:
 # --- writes ------------------------------------------------------------------------------------
 
 
-def enqueue(kind: str, payload: dict[str, Any]) -> int:
-    """Queue a job for `provenance worker`; returns its id. The UI never runs the job itself."""
-    with session_scope(ledger().write) as session:
-        job_id = jobs.enqueue(session, kind, payload).id
+def enqueue(payload: JobPayload) -> int:
+    """Check and queue a typed job for `provenance worker`; returns its id. PayloadError (a
+    ValueError) says what to fix. The UI never runs the job itself."""
+    job_id = provenance_jobs.enqueue(ledger().write, payload)
     clear()
     return job_id
 

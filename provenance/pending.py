@@ -1,10 +1,10 @@
 """Targets added in the UI but not yet attributed, kept as files in `<data_dir>/uploads/`.
 
 A target belongs to a run in the ledger only once an attribution replay has attached it, so
-uploads and generations wait as content-named JSONL files (app/uploads.save_targets). Their
-status is read back from the ledger and the job queue: attributed (a run has values for a
-target with this id and text), queued/running (an attribute job names a file holding it), or
-not attributed. No Streamlit calls: the Targets page renders what these return.
+uploads and generations wait as content-named JSONL files (provenance/uploads.save_targets).
+Their status is read back from the ledger and the job queue: attributed (a run has values for a
+target with this id and text), queued/running (an attribute job carries it), or not attributed.
+No Streamlit calls: the Targets page renders what these return.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from attribution_engine.targets import TargetText, load_targets
+from provenance.jobs.payloads import AttributeJob, PayloadError
 
 PENDING_COLUMNS = ["id", "text", "prompt", "status", "file"]
 
@@ -40,13 +41,19 @@ def load_pending(data_dir: Path) -> list[tuple[TargetText, Path]]:
     return found
 
 
+def targets_file(data_dir: Path, name: str) -> list[TargetText]:
+    """The targets of one file of the uploads folder, by its name as `load_pending` lists it;
+    CorpusError (a ValueError) if it is gone or unreadable."""
+    return load_targets(uploads_dir(data_dir) / Path(name).name)  # a name, never a path
+
+
 def pending_table(
     pending: list[tuple[TargetText, Path]], ledger_targets: pd.DataFrame, jobs: pd.DataFrame
 ) -> pd.DataFrame:
     """The pending targets with their status (columns PENDING_COLUMNS).
 
     ledger_targets: `db.overview.list_targets` of all runs; jobs: `db.overview.open_jobs`
-    of kind "attribute" (id, status, targets file).
+    of kind "attribute" (id, status, run_key, targets: the payload's target records).
     """
     attributed: dict[tuple[str, str], str] = {}
     for run_key, key, text, done in zip(
@@ -58,19 +65,16 @@ def pending_table(
     ):
         if done:
             attributed.setdefault((key, text), run_key)
-    waiting: dict[str, str] = {}  # resolved targets file -> "queued (job N)"
-    for job_id, status, payload_file in zip(
-        jobs["id"], jobs["status"], jobs["targets"], strict=True
+    queued_targets: dict[tuple[str, str], str] = {}  # (id, text) -> "queued (job N)"
+    for job_id, status, run_key, records in zip(
+        jobs["id"], jobs["status"], jobs["run_key"], jobs["targets"], strict=True
     ):
-        if payload_file:
-            waiting.setdefault(payload_file, f"{status} (job {job_id})")
-    queued_targets: dict[tuple[str, str], str] = {}
-    for path, status in waiting.items():
         try:
-            for target in load_targets(path):
-                queued_targets.setdefault((target.id, target.text), status)
-        except (OSError, ValueError):
-            continue  # a job whose file is gone: its own failure message says so
+            job = AttributeJob.from_json({"run_key": run_key, "targets": records})
+        except PayloadError:
+            continue  # the worker fails such a job with the reason; it attributes nothing
+        for target in job.targets:
+            queued_targets.setdefault((target.id, target.text), f"{status} (job {job_id})")
     rows = []
     for target, path in pending:
         key = (target.id, target.text)

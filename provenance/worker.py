@@ -1,6 +1,11 @@
-"""The worker loop behind `provenance worker`: claim a job, run its handler, finish it.
+"""The worker loop behind `provenance worker`: claim a job, check its payload, run its handler,
+finish it.
 
-A handler is `handler(job, report)`; it calls `report(progress, message)` (progress a fraction
+Before running a job the worker reads its payload into the kind's type
+(provenance/jobs/payloads.py); a payload that does not fit (written by another client, or by an
+older version) fails the job with "PayloadError: " and what to fix, without running anything.
+
+A handler is `handler(payload, report)`; it calls `report(progress, message)` (progress a fraction
 0..1) at least once per `lease_seconds`, which records the progress and extends the lease. A
 handler that stays silent longer loses its job to the next worker that claims (the lease
 expiry is how a crashed worker is detected), and its next `report` raises `LeaseLost`.
@@ -15,20 +20,24 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.jobs import JobInfo, LeaseLost, claim, finish, heartbeat
+from provenance.jobs.payloads import JobKind, PayloadError, read_payload
 
 log = logging.getLogger(__name__)
 
 Report = Callable[[float, str | None], None]
-Handler = Callable[[JobInfo, Report], None]
+# handler(payload, report), payload of the type of the kind it is registered for (a TrainJob for
+# JobKind.TRAIN, ...); typed Any because a Mapping cannot pair each key with its own type.
+Handler = Callable[[Any, Report], None]
 
 
 def run_worker(
     session_factory: sessionmaker[Session],
-    handlers: Mapping[str, Handler],
+    handlers: Mapping[JobKind, Handler],
     worker_id: str,
     poll_seconds: float = 1.0,
     lease_seconds: float = 30.0,
@@ -42,9 +51,9 @@ def run_worker(
     comes from `make_sessionmaker(engine, write=True)`.
     """
     if not handlers:
-        raise ValueError("run_worker needs at least one handler (job kind -> function)")
+        raise ValueError("run_worker needs at least one handler (JobKind -> function)")
     stop = stop or threading.Event()
-    kinds = sorted(handlers)
+    kinds = sorted(JobKind(kind).value for kind in handlers)
     finished = 0
     while not stop.is_set():
         job = claim(session_factory, worker_id, lease_seconds, kinds=kinds)
@@ -53,7 +62,8 @@ def run_worker(
                 break
             stop.wait(poll_seconds)
             continue
-        finished += _run_one(session_factory, handlers[job.kind], job, worker_id, lease_seconds)
+        handler = handlers[JobKind(job.kind)]
+        finished += _run_one(session_factory, handler, job, worker_id, lease_seconds)
         if once:
             break
     return finished
@@ -69,9 +79,15 @@ def _run_one(
     def report(progress: float, message: str | None) -> None:
         heartbeat(session_factory, job.id, worker_id, progress, message, lease_seconds)
 
+    try:
+        payload = read_payload(job.kind, job.payload)
+    except PayloadError as err:
+        # Bad input, not a bug of the worker: the message says what to fix, no traceback.
+        log.warning("worker %s: job %d (%s) refused: %s", worker_id, job.id, job.kind, err)
+        return _finish(session_factory, job, worker_id, ok=False, message=_describe(err))
     log.info("worker %s: job %d (%s) started", worker_id, job.id, job.kind)
     try:
-        handler(job, report)
+        handler(payload, report)
     except LeaseLost as err:
         log.warning("worker %s: gave up job %d: %s", worker_id, job.id, err)
         return 0

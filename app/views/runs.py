@@ -4,7 +4,8 @@ import streamlit as st
 
 from app import data, jobs_view
 from provenance import pending
-from provenance.launch_forms import train_payload
+from provenance.jobs import PayloadError
+from provenance.jobs.forms import TINY_MODEL, attribute_job, default, help_text, train_job
 
 ACCOUNTING = {"auto": "Adam-aware (default)", "sgd_proxy": "SGD proxy (the paper's)"}
 
@@ -23,36 +24,62 @@ with train_tab, st.form("runs_train_form"):
         "Corpus file on the server", [*known, "another path..."], key="runs_corpus_choice"
     )
     other = st.text_input("Other corpus path (JSONL, CSV or folder of .txt)", key="runs_corpus")
-    model = st.text_input("Model: tiny-gpt2 or a local model folder", "tiny-gpt2", key="runs_model")
+    model = st.text_input(
+        f"Model: {TINY_MODEL} or a local model folder", TINY_MODEL, key="runs_model"
+    )
     cols = st.columns(5)
-    steps = cols[0].number_input("Steps (0: one epoch)", 0, 1_000_000, 200, key="runs_steps")
-    order = cols[1].selectbox("Order", [1, 2], key="runs_order")
-    seed = cols[2].number_input("Seed", 0, 2**31 - 1, 0, key="runs_seed")
-    batch = cols[3].number_input("Rows per step", 1, 4096, 16, key="runs_batch")
+    steps = cols[0].number_input(
+        "Steps (0: one epoch)",
+        0,
+        1_000_000,
+        default("steps"),
+        key="runs_steps",
+        help=help_text("steps"),
+    )
+    order = cols[1].selectbox(
+        "Order",
+        [1, 2],
+        index=[1, 2].index(default("order")),
+        key="runs_order",
+        help=help_text("order"),
+    )
+    seed = cols[2].number_input(
+        "Seed", 0, 2**31 - 1, default("seed"), key="runs_seed", help=help_text("seed")
+    )
+    batch = cols[3].number_input(
+        "Rows per step",
+        1,
+        4096,
+        default("batch_rows"),
+        key="runs_batch",
+        help=help_text("batch_rows"),
+    )
     accounting = cols[4].selectbox(
         "Values credit",
         list(ACCOUNTING),
+        index=list(ACCOUNTING).index(default("accounting")),
         format_func=ACCOUNTING.get,
         key="runs_accounting",
-        help="What a row is credited with: AdamW's real update (default), or the paper's "
-        "plain-SGD proxy lr g_v . g_i whatever the optimizer did.",
+        help=help_text("accounting"),
     )
     if st.form_submit_button("Queue training run", type="primary"):
         path = other if corpus == "another path..." else corpus
         try:
-            payload = train_payload(
-                path,
-                model,
-                steps=int(steps),
-                order=int(order),
-                seed=int(seed),
-                batch_rows=int(batch),
-                accounting=accounting,
+            job = data.enqueue(
+                train_job(
+                    path,
+                    model,
+                    steps=int(steps),
+                    order=int(order),
+                    seed=int(seed),
+                    batch_rows=int(batch),
+                    accounting=accounting,
+                )
             )
         except ValueError as err:
             st.error(str(err))
         else:
-            st.success(f"Queued training job {data.enqueue('train', payload)}.")
+            st.success(f"Queued training job {job}.")
 
 with replay_tab:
     parents = runs[(runs["kind"] == "train") & (runs["status"] == "done")]
@@ -64,9 +91,12 @@ with replay_tab:
         chosen = st.selectbox("Targets file (added on Targets)", files, key="runs_targets_file")
         st.info("Estimated cost: " + pending.replay_estimate(out, parent, 1))
         if st.button("Confirm and queue replay", key="runs_queue_replay"):
-            path = (pending.uploads_dir(out) / chosen).resolve()
-            job = data.enqueue("attribute", {"run_key": parent, "targets": str(path)})
-            st.success(f"Queued attribution job {job}.")
+            try:
+                job = data.enqueue(attribute_job(parent, pending.targets_file(out, chosen)))
+            except (PayloadError, ValueError) as err:
+                st.error(str(err))
+            else:
+                st.success(f"Queued attribution job {job}.")
 
 st.subheader("Jobs")
 jobs_view.live_jobs("runs")

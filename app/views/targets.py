@@ -5,6 +5,8 @@ import streamlit as st
 
 from app import data, generation, ui
 from provenance import pending
+from provenance.jobs import PayloadError
+from provenance.jobs.forms import attribute_job
 from provenance.uploads import (
     MAX_UPLOAD_BYTES,
     UPLOAD_TYPES,
@@ -106,12 +108,11 @@ else:
         st.info("Estimated cost: " + pending.replay_estimate(out, parent, len(chosen)))
         if st.button("Confirm and queue attribution", key="targets_queue", type="primary"):
             picked = [t for t, _ in pending.load_pending(out) if t.id in set(chosen)]
-            ids = [t.id for t in picked]
-            if len(set(ids)) != len(ids):
-                st.error("Two chosen targets share an id; give one of them another id.")
+            try:
+                job = data.enqueue(attribute_job(parent, picked))
+            except PayloadError as err:  # two chosen targets share an id, or too many
+                st.error(str(err))
             else:
-                path = save_targets(picked, out)
-                job = data.enqueue("attribute", {"run_key": parent, "targets": str(path)})
                 st.success(f"Queued attribution job {job}; follow it on Overview or Runs.")
 
 st.subheader("Targets in the ledger")

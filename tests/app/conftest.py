@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import streamlit as st
 
-from db.jobs import enqueue
+from attribution_engine.train_config import TrainConfig
 from db.models import RunKind, TargetOrigin
 from db.repository import (
     DocumentRecord,
@@ -31,6 +31,7 @@ from db.repository import (
 )
 from db.schema import upgrade
 from db.session import make_engine, make_sessionmaker, session_scope
+from provenance.jobs import TrainJob, enqueue
 
 APP_DIR = Path(__file__).resolve().parents[2] / "app"
 ENTRY = str(APP_DIR / "streamlit_app.py")
@@ -124,7 +125,8 @@ def seed_ledger(url: str) -> None:
                 for target in (KNOWN_TARGET, "t-other")
             ],
         )
-        enqueue(session, "train", {"corpus": "/data/missing.jsonl", "config": {"steps": 2}})
+        missing = Path("/data/missing.jsonl")
+        enqueue(session, TrainJob(corpus_path=missing, config=TrainConfig(steps=2)))
     engine.dispose()
 
 

@@ -223,7 +223,7 @@ def test_launch_training_enqueues_a_job(seeded: str, tmp_path: Path) -> None:
         payload = connection.execute(text("SELECT payload FROM jobs ORDER BY id DESC")).scalar()
     engine.dispose()
     payload = json.loads(payload) if isinstance(payload, str) else payload
-    assert payload["corpus"] == str(corpus.resolve())
+    assert payload["corpus_path"] == str(corpus.resolve())
     assert payload["config"]["steps"] == 7
     assert payload["config"]["order"] == 2
     assert payload["config"]["seed"] == 3

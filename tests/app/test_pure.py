@@ -4,6 +4,7 @@ pending-target status and the ledger overview reads."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import fields
 from pathlib import Path
 
 import pandas as pd
@@ -11,12 +12,14 @@ import plotly.graph_objects as go
 import pytest
 
 from app import jobs_view
+from attribution_engine.targets import load_targets
+from attribution_engine.train_config import TrainConfig
 from db import overview
 from db.repository import top_documents, values_by
 from db.session import make_engine, make_sessionmaker, session_scope
 from provenance import figures, health, pending, rollups, serve
 from provenance.cli import _parser
-from provenance.launch_forms import train_payload
+from provenance.jobs.forms import attribute_job, default, help_text, train_job
 from provenance.uploads import parse_text_box, save_targets
 from tests.app.conftest import KNOWN_TARGET, KNOWN_TOP, RUN, seed_ledger
 
@@ -115,23 +118,38 @@ def test_eta_of_running_jobs() -> None:
     assert eta.iloc[0] == 180 and eta.iloc[1:].isna().all()
 
 
-def test_train_payload_is_validated(tmp_path: Path) -> None:
+def test_train_job_is_validated(tmp_path: Path) -> None:
     corpus = tmp_path / "c.jsonl"
     corpus.write_text('{"id": "a", "text": "b"}\n')
-    payload = train_payload(str(corpus), "tiny-gpt2", steps=5, order=2, seed=1)
-    assert payload["config"]["order"] == 2 and payload["corpus"] == str(corpus.resolve())
+    job = train_job(str(corpus), "tiny-gpt2", steps=5, order=2, seed=1)
+    assert job.config.order == 2 and job.corpus_path == corpus.resolve()
+    assert job.config.batch_rows == TrainConfig().batch_rows  # unset options keep defaults
     with pytest.raises(ValueError, match="does not exist"):
-        train_payload(str(tmp_path / "missing"), "tiny-gpt2", steps=5, order=1, seed=0)
+        train_job(str(tmp_path / "missing"), "tiny-gpt2", steps=5, order=1, seed=0)
     with pytest.raises(ValueError, match="nothing is downloaded"):
-        train_payload(str(corpus), "gpt2", steps=5, order=1, seed=0)
+        train_job(str(corpus), "gpt2", steps=5, order=1, seed=0)
     with pytest.raises(ValueError):
-        train_payload(str(corpus), "tiny-gpt2", steps=5, order=3, seed=0)
-    proxy = train_payload(
-        str(corpus), "tiny-gpt2", steps=5, order=1, seed=0, accounting="sgd_proxy"
-    )
-    assert proxy["config"]["accounting"] == "sgd_proxy"
+        train_job(str(corpus), "tiny-gpt2", steps=5, order=3, seed=0)
+    proxy = train_job(str(corpus), "tiny-gpt2", steps=5, order=1, seed=0, accounting="sgd_proxy")
+    assert proxy.config.accounting == "sgd_proxy"
     with pytest.raises(ValueError, match="accounting must be one of"):
-        train_payload(str(corpus), "tiny-gpt2", steps=5, order=1, seed=0, accounting="adamw")
+        train_job(str(corpus), "tiny-gpt2", steps=5, order=1, seed=0, accounting="adamw")
+    with pytest.raises(ValueError, match=r"unknown training option\(s\) \['stepz'\]"):
+        train_job(str(corpus), "tiny-gpt2", stepz=5)
+
+
+def test_form_defaults_and_help_come_from_train_config() -> None:
+    for option in fields(TrainConfig):
+        assert default(option.name) == option.default
+        assert help_text(option.name) == option.metadata["help"]
+
+
+def test_attribute_job_refuses_repeated_ids() -> None:
+    (one,) = parse_text_box("one", target_id="a")
+    (two,) = parse_text_box("two", target_id="a")
+    assert attribute_job("r", [one]).targets == (one,)
+    with pytest.raises(ValueError, match="repeat the id 'a'; give one of the two"):
+        attribute_job("r", [one, two])
 
 
 def test_launch_is_local_and_hardened(tmp_path: Path) -> None:
@@ -159,7 +177,11 @@ def test_pending_status_and_estimate(tmp_path: Path) -> None:
     ledger_targets = pd.DataFrame(
         {"run_key": ["r"], "target_key": ["b"], "text": ["two"], "attributed": [True]}
     )
-    jobs = pd.DataFrame({"id": [7], "status": ["queued"], "run_key": ["r"], "targets": [first]})
+    records = attribute_job("r", load_targets(first)).to_json()["targets"]
+    jobs = pd.DataFrame(
+        {"id": [7, 8], "status": ["queued", "queued"], "run_key": ["r", "r"]}
+        | {"targets": [records, str(first)]}  # job 8: an old path payload, ignored
+    )
     table = pending.pending_table(loaded, ledger_targets, jobs)
     assert list(table["status"]) == ["queued (job 7)", "attributed (run r)", "not attributed"]
     assert pending.replay_estimate(tmp_path, "r", 1).startswith("Unknown")

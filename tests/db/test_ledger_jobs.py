@@ -1,18 +1,22 @@
 """Jobs and the worker on SQLite and PostgreSQL: claim order, exactly-once claims under
 concurrency, lease expiry and takeover, one running job per run, failures stored, progress
-visible to readers."""
+visible to readers, typed payloads checked on enqueue and again by the worker."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
+from attribution_engine.targets import TargetText
+from attribution_engine.train_config import TrainConfig
 from db.jobs import (
     JOB_COLUMNS,
     LeaseLost,
@@ -25,6 +29,8 @@ from db.jobs import (
 )
 from db.models import JobStatus
 from db.session import make_sessionmaker, session_scope
+from provenance.jobs import AttributeJob, JobKind, PayloadError, TrainJob
+from provenance.jobs import enqueue as enqueue_job
 from provenance.worker import run_worker
 
 T0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
@@ -167,24 +173,33 @@ def test_concurrent_claims_of_one_run_run_one_job_at_a_time(factories):
     assert set(running_seen) == {1}
 
 
+TARGET = TargetText(id="t1", text="Four score and seven years ago", prompt="Lincoln:")
+
+
 def test_worker_marks_a_failing_handler_failed_with_its_message(factories, caplog):
     write, read = factories
-    bad = _enqueue(write, "explode", {})
-    good = _enqueue(write, "fine", {})
+    bad = enqueue_job(write, TrainJob(corpus_path=Path("/data/c.jsonl")))
+    good = enqueue_job(write, AttributeJob(run_key="r1", targets=(TARGET,)))
+    seen = []
 
     def explode(job, report):
         report(0.5, "halfway")
-        raise RuntimeError(f"target file missing for job {job.id}")
+        raise RuntimeError(f"corpus missing: {job.corpus_path}")
 
-    handlers = {"explode": explode, "fine": lambda job, report: report(1.0, "ok")}
+    def fine(job, report):
+        seen.append(job)
+        report(1.0, "ok")
+
+    handlers = {JobKind.TRAIN: explode, JobKind.ATTRIBUTE: fine}
     with caplog.at_level(logging.ERROR, logger="provenance.worker"):
         assert run_worker(write, handlers, "w1", once=True) == 1
     assert run_worker(write, handlers, "w1", once=True) == 1
     assert run_worker(write, handlers, "w1", once=True) == 0  # queue empty: returns
+    assert seen == [AttributeJob(run_key="r1", targets=(TARGET,))]  # the typed payload
     with session_scope(read) as session:
         failed, ok = job_status(session, bad), job_status(session, good)
     assert failed.status == JobStatus.FAILED
-    assert failed.message == f"RuntimeError: target file missing for job {bad}"
+    assert failed.message == "RuntimeError: corpus missing: /data/c.jsonl"
     assert failed.progress == 0.5
     assert any("failed" in r.getMessage() and r.exc_info for r in caplog.records)
     assert (ok.status, ok.progress, ok.message) == (JobStatus.DONE, 1.0, None)
@@ -192,7 +207,7 @@ def test_worker_marks_a_failing_handler_failed_with_its_message(factories, caplo
 
 def test_progress_is_visible_to_a_reader_while_running(factories):
     write, read = factories
-    job_id = _enqueue(write, "slow", {"run_key": "r1"})
+    job_id = enqueue_job(write, AttributeJob(run_key="r1", targets=(TARGET,)))
     reported, release, stop = threading.Event(), threading.Event(), threading.Event()
 
     def slow(job, report):
@@ -201,7 +216,7 @@ def test_progress_is_visible_to_a_reader_while_running(factories):
         assert release.wait(30)
 
     thread = threading.Thread(
-        target=run_worker, args=(write, {"slow": slow}, "w1"), kwargs={"stop": stop}
+        target=run_worker, args=(write, {JobKind.ATTRIBUTE: slow}, "w1"), kwargs={"stop": stop}
     )
     thread.start()
     try:
@@ -221,3 +236,70 @@ def test_progress_is_visible_to_a_reader_while_running(factories):
     assert not thread.is_alive()
     with session_scope(read) as session:
         assert job_status(session, job_id).status == JobStatus.DONE
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload", "message"),
+    [
+        ("train", {"config": {}}, "'corpus_path' must be a path on the worker's machine"),
+        ("train", {"corpus_path": "/c.jsonl", "config": {"steps": "5"}}, "'config.steps' must"),
+        ("train", {"corpus_path": "/c.jsonl", "config": {"stepz": 5}}, r"unknown option\(s\)"),
+        ("attribute", {"run_key": "r1", "targets": "/srv/uploads/x.jsonl"}, "is a file path"),
+        ("attribute", {"run_key": "r1", "targets": [{"id": "a"}]}, "'targets\\[0\\]': missing"),
+        ("attribute", {"targets": []}, "'run_key' must be the run id"),
+    ],
+)
+def test_worker_fails_a_bad_payload_row_with_the_reason(factories, caplog, kind, payload, message):
+    """A row written around `enqueue` (another client, an older version) fails its job with a
+    PayloadError naming the field; the handler never runs and nothing raises a KeyError."""
+    write, read = factories
+    job_id = _enqueue(write, kind, payload)
+    ran = []
+    handlers = {k: (lambda job, report: ran.append(job)) for k in JobKind}
+    with caplog.at_level(logging.WARNING, logger="provenance.worker"):
+        assert run_worker(write, handlers, "w1", once=True) == 1
+    with session_scope(read) as session:
+        failed = job_status(session, job_id)
+    assert ran == [] and failed.status == JobStatus.FAILED
+    assert failed.message.startswith("PayloadError: ")
+    assert re.search(message, failed.message), failed.message
+    assert any("refused" in r.getMessage() and not r.exc_info for r in caplog.records)
+
+
+def test_enqueue_checks_the_payload_and_writes_nothing_bad(factories):
+    write, read = factories
+    with pytest.raises(PayloadError, match="TrainJob or an AttributeJob, not dict"):
+        enqueue_job(write, {"corpus": "/c.jsonl"})
+    with pytest.raises(PayloadError, match="'targets' is empty"):
+        enqueue_job(write, AttributeJob(run_key="r1", targets=()))
+    with session_scope(read) as session:
+        assert list_jobs(session).empty
+    train = TrainJob(corpus_path=Path("/c.jsonl"), config=TrainConfig(steps=3))
+    with session_scope(write) as session:  # a session: the caller's transaction commits
+        first = enqueue_job(session, train)
+    second = enqueue_job(write, AttributeJob(run_key="r1", targets=(TARGET,)))
+    with session_scope(read) as session:
+        rows = [job_status(session, first), job_status(session, second)]
+    assert [(r.kind, r.run_key) for r in rows] == [("train", None), ("attribute", "r1")]
+    assert TrainJob.from_json(rows[0].payload) == train
+
+
+def test_an_attribute_job_carries_its_targets_with_no_file(factories, tmp_path, monkeypatch):
+    """The targets travel in the row: the worker's handler gets them from the ledger alone."""
+    write, read = factories
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)  # nothing is written to or read from a targets file
+    targets = (TARGET, TargetText(id="t2", text="Ask not\nwhat your country"))
+    job_id = enqueue_job(write, AttributeJob(run_key="r1", targets=targets))
+    with session_scope(read) as session:
+        stored = job_status(session, job_id).payload
+    assert stored["targets"][1] == {
+        "id": "t2",
+        "text": "Ask not\nwhat your country",
+        "prompt": None,
+    }
+    got = []
+    handlers = {JobKind.ATTRIBUTE: lambda job, report: got.append(job.targets)}
+    assert run_worker(write, handlers, "w1", once=True) == 1
+    assert got == [targets] and list(work.iterdir()) == []

@@ -24,10 +24,12 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import ProgrammingError
 from test_runs import write_corpus
 
+from attribution_engine.train_config import TrainConfig
 from db import jobs
 from db.models import JobStatus
 from db.schema import upgrade
 from db.session import make_engine, make_sessionmaker, session_scope
+from provenance.jobs import TrainJob, enqueue
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES_SQL = ROOT / "deploy" / "postgres-init" / "10-roles.sql"
@@ -115,10 +117,9 @@ def test_worker_and_ui_as_separate_processes_with_their_roles(ledger_db, pg_data
 
     # The UI's role enqueues (the only write it has on the queue), as the UI's pages do.
     ui_engine = make_engine(ui_url)
-    config = {"steps": 3, "batch_rows": 4, "checkpoint_every": 3, "lr": 3e-3}
-    payload = {"corpus": str(corpus), "targets": str(targets), "config": config}
-    with session_scope(make_sessionmaker(ui_engine, write=True)) as session:
-        job_id = jobs.enqueue(session, "train", payload).id
+    config = TrainConfig(steps=3, batch_rows=4, checkpoint_every=3, lr=3e-3)
+    payload = TrainJob(corpus_path=corpus, config=config, targets_path=targets)
+    job_id = enqueue(make_sessionmaker(ui_engine, write=True), payload)
 
     port = _free_port()
     worker_log, ui_log = tmp_path / "worker.log", tmp_path / "ui.log"

@@ -96,9 +96,9 @@ def test_password_never_in_worker_or_cli_process_output(
     fresh_pg_url, corpus_file, targets_file, tmp_path, pg_admin
 ):
     """The same through real processes: the CLI and a worker running a queued job."""
-    from db.jobs import enqueue
+    from attribution_engine.train_config import TrainConfig
     from db.schema import open_ledger
-    from db.session import session_scope
+    from provenance.jobs import TrainJob, enqueue
 
     secret = _password()
     url = _with_password(fresh_pg_url, secret)
@@ -106,8 +106,7 @@ def test_password_never_in_worker_or_cli_process_output(
     trained = run_cli([a for a in train_args(corpus_file, targets_file, out, url, 4, 2)])
     assert trained.returncode == 0, trained.stderr[-2000:]
     factory = open_ledger(fresh_pg_url)
-    with session_scope(factory) as session:
-        enqueue(session, "train", {"corpus": str(corpus_file), "config": {"steps": 4}})
+    enqueue(factory, TrainJob(corpus_path=corpus_file, config=TrainConfig(steps=4)))
     worker = run_cli(["worker", "--once", "--db", url, "--out", str(out)])
     assert worker.returncode == 0, worker.stderr[-2000:]
     bad = run_cli(["db", "check", "--db", url.replace(":5432/", ":1/")])

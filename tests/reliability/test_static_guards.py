@@ -47,7 +47,6 @@ MARKDOWN_REVIEWED = {
     ("app/views/downloads.py", "by"),  # a radio choice
     ("app/views/downloads.py", "field"),  # a radio choice
     ("app/views/health.py", "by"),  # a radio choice
-    ("app/views/runs.py", "data.enqueue('train', payload)"),  # an integer job id
     ("app/views/runs.py", "job"),  # an integer job id
     ("app/views/runs.py", "len(failed)"),
     ("app/views/runs.py", "pending.replay_estimate(out, parent, 1)"),  # numbers and units
