@@ -22,7 +22,7 @@ import streamlit as st
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from db import jobs, overview, repository
+from db import catalog, jobs, rankings
 from db.schema import SchemaOutOfDate, check_schema, current_revision, upgrade
 from db.session import make_engine, make_sessionmaker, safe_url, session_scope, url_from_environment
 from provenance import jobs as provenance_jobs
@@ -96,18 +96,20 @@ def read(url: str, fn, *args: Any, **kwargs: Any) -> Any:
 
 
 @st.cache_data(ttl=READ_TTL_S, show_spinner=False)
-def totals(url: str) -> overview.Totals:
-    return read(url, overview.totals)
+def totals(url: str) -> catalog.Totals:
+    return read(url, catalog.totals)
 
 
 @st.cache_data(ttl=READ_TTL_S, show_spinner=False)
 def corpora(url: str) -> pd.DataFrame:
-    return read(url, overview.list_corpora)
+    return read(url, catalog.list_corpora)
 
 
 @st.cache_data(ttl=JOBS_TTL_S, show_spinner=False)
 def runs(url: str) -> pd.DataFrame:
-    return read(url, overview.list_runs)
+    from provenance.run_list import with_recipes
+
+    return with_recipes(read(url, catalog.list_runs))
 
 
 def committed_step(url: str, run_key: str) -> int:
@@ -123,12 +125,12 @@ def jobs_table(url: str) -> pd.DataFrame:
 
 @st.cache_data(ttl=READ_TTL_S, show_spinner=False)
 def targets(url: str, run_key: str | None = None) -> pd.DataFrame:
-    return read(url, overview.list_targets, run_key)
+    return read(url, catalog.list_targets, run_key)
 
 
 @st.cache_data(ttl=READ_TTL_S, show_spinner=False)
 def target_text(url: str, run_key: str, target_key: str) -> tuple[str, str | None]:
-    target = read(url, repository.get_target, run_key, target_key)
+    target = read(url, catalog.get_target, run_key, target_key)
     return target.text, target.prompt
 
 
@@ -136,41 +138,41 @@ def target_text(url: str, run_key: str, target_key: str) -> tuple[str, str | Non
 def top(
     url: str, run_key: str, target_key: str, k: int, by: str, ascending: bool = False
 ) -> pd.DataFrame:
-    return read(url, repository.top_documents, run_key, target_key, k, by=by, ascending=ascending)
+    return read(url, rankings.top_documents, run_key, target_key, k, by=by, ascending=ascending)
 
 
 @st.cache_data(ttl=READ_TTL_S, show_spinner=False)
 def rollup(url: str, run_key: str, target_key: str | None, field: str) -> pd.DataFrame:
     """By-field roll-up of one target, or of all user targets of the run (target_key None)."""
-    return read(url, overview.rollup, run_key, target_key, field)
+    return read(url, rankings.rollup, run_key, target_key, field)
 
 
 @st.cache_data(ttl=READ_TTL_S, show_spinner=False)
 def trajectories(url: str, run_key: str, target_key: str) -> pd.DataFrame:
-    return read(url, repository.trajectories, run_key, target_key)
+    return read(url, rankings.trajectories, run_key, target_key)
 
 
 @st.cache_data(ttl=READ_TTL_S, show_spinner=False)
-def efficiency(url: str, run_key: str, target_key: str) -> overview.EfficiencyCheck | None:
-    return read(url, overview.efficiency_check, run_key, target_key)
+def efficiency(url: str, run_key: str, target_key: str) -> rankings.EfficiencyCheck | None:
+    return read(url, rankings.efficiency_check, run_key, target_key)
 
 
 @st.cache_data(ttl=READ_TTL_S, show_spinner=False)
-def document(url: str, run_key: str, doc_key: str) -> overview.DocumentDetail:
-    return read(url, overview.document_detail, run_key, doc_key)
+def document(url: str, run_key: str, doc_key: str) -> catalog.DocumentDetail:
+    return read(url, catalog.document_detail, run_key, doc_key)
 
 
 @st.cache_data(ttl=READ_TTL_S, show_spinner=False)
 def contributions(url: str, run_key: str, doc_key: str) -> pd.DataFrame:
-    frame = read(url, repository.document_contributions, run_key, doc_key)
+    frame = read(url, rankings.document_contributions, run_key, doc_key)
     return frame[frame["origin"] != "reference"].reset_index(drop=True)
 
 
 @st.cache_data(ttl=READ_TTL_S, show_spinner=False)
 def negatives(url: str, run_key: str, by: str) -> pd.DataFrame:
     """Negative (document, user target) pairs of a run, most negative first."""
-    frame = read(url, repository.negative_documents, run_key, by=by)
-    users = set(read(url, overview.list_targets, run_key)["target_key"])
+    frame = read(url, rankings.negative_documents, run_key, by=by)
+    users = set(read(url, catalog.list_targets, run_key)["target_key"])
     return frame[frame["target_key"].isin(users)].reset_index(drop=True)
 
 
@@ -193,7 +195,7 @@ def enqueue(payload: JobPayload) -> int:
 
 @st.cache_data(ttl=JOBS_TTL_S, show_spinner=False)
 def open_jobs(url: str, kind: str) -> pd.DataFrame:
-    return read(url, overview.open_jobs, kind)
+    return read(url, jobs.open_jobs, kind)
 
 
 # --- evidence and reports (provenance/reports/, db/evidence.py) ---------------------------------
@@ -230,15 +232,11 @@ def run_dir(run_key: str) -> Path | None:
 
 def report(run_key: str, target_key: str, fmt: str) -> tuple[bytes, str, int]:
     """(file bytes, SHA-256 of the JSON report, the run's committed step it shows) of one
-    report: `provenance.reports.render_report`
-    split in two, as `export_report` does, so that drawing a PDF's charts (seconds) happens
-    after the transaction, not while it holds SQLite's write lock; missing evidence is
-    computed before it, for the same reason. Not cached: called on a button press only."""
-    from provenance.reports import build_report, envelope, render
-    from provenance.reports.build import fill_report_evidence
+    report, assembled as `provenance report` assembles it (`prepare_report`: evidence first,
+    then one short write transaction) and rendered after it, so that a PDF's charts (seconds)
+    never hold SQLite's write lock. Not cached: called on a button press only."""
+    from provenance.reports import prepare_report, render
 
-    fill_report_evidence(ledger().write, run_key, target_key)
-    with session_scope(ledger().write) as session:
-        document = envelope(build_report(session, run_key, target_key, run_dir=run_dir(run_key)))
+    document = prepare_report(ledger().write, run_key, target_key, run_dir=run_dir(run_key))
     evidence.clear()
     return render(document, fmt), document["sha256"], document["report"]["run"]["committed_step"]

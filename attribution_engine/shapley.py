@@ -8,6 +8,7 @@ Adam with the step's state held fixed (DESIGN 2.4). Second order adds
 """
 
 from collections.abc import Mapping, Sequence
+from numbers import Integral
 
 import torch
 from torch import nn
@@ -142,24 +143,32 @@ def second_order_columns(
     }
 
 
-def specific_values(values: torch.Tensor, reference: int | None = None) -> torch.Tensor:
+def specific_values(values, reference: int | Sequence[int] | None = None):
     """Contribution to each target beyond what the row gave typical text (DESIGN 2.4b).
 
-    values [N, V]. With `reference` a column index (a held-out reference text scored as a
-    target), returns values minus that column for every target (the reference's own column
-    becomes 0). With None, each target is contrasted with the mean over the other targets.
-    By linearity of the Shapley value this is the value of the differential utility.
+    values [N, C]: a torch tensor or a numpy array (the ledger's float64 sums), returned as
+    the same kind. With `reference` a column index (a held-out reference text scored as a
+    target), returns every column minus that column (the reference's own column becomes 0);
+    with several indices, minus their mean. With None, each column is contrasted with the mean
+    over the other columns. By linearity of the Shapley value this is the value of the
+    differential utility. Written with indexing and `.sum(1)` only, so that both array kinds
+    take the same arithmetic.
     """
-    if reference is not None:
-        return values - values[:, reference : reference + 1]
-    n_targets = values.shape[1]
-    if n_targets < 2:
+    if reference is None:
+        n_targets = values.shape[1]
+        if n_targets < 2:
+            raise AttributionInputError(
+                "contrast with the other targets needs at least 2 targets; attach a reference "
+                "text as a target and pass its column as `reference`"
+            )
+        others = (values.sum(1)[:, None] - values) / (n_targets - 1)  # [N, C]
+        return values - others
+    columns = [int(reference)] if isinstance(reference, Integral) else [int(c) for c in reference]
+    if not columns:
         raise AttributionInputError(
-            "contrast with the other targets needs at least 2 targets; attach a reference "
-            "text as a target and pass its column as `reference`"
+            "no reference columns given; pass None to contrast with the other targets"
         )
-    others = (values.sum(dim=1, keepdim=True) - values) / (n_targets - 1)
-    return values - others
+    return values - values[:, columns].sum(1)[:, None] / len(columns)  # [N, C] - [N, 1]
 
 
 def _grad_of(param: nn.Parameter) -> torch.Tensor:

@@ -26,19 +26,19 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import create_engine, text
 
-from db.models import RunKind, TargetOrigin
-from db.repository import (
+from db.catalog import (
     DocumentRecord,
     TargetRecord,
     add_targets,
     create_run,
     document_ids,
-    top_documents,
     upsert_corpus,
-    write_document_values,
 )
+from db.models import RunKind, TargetOrigin
+from db.rankings import top_documents
 from db.schema import upgrade
 from db.session import make_engine, make_sessionmaker, safe_url, session_scope
+from db.values import write_document_values
 
 SOURCES = ["news", "books", "web", "forum", "legal"]
 

@@ -29,21 +29,23 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from db.models import RunKind, TargetOrigin  # noqa: E402
-from db.repository import (  # noqa: E402
+from db.catalog import (  # noqa: E402
     DocumentRecord,
-    EfficiencyRecord,
     TargetRecord,
     add_targets,
     create_run,
     document_ids,
     upsert_corpus,
+)
+from db.models import RunKind, TargetOrigin  # noqa: E402
+from db.schema import upgrade  # noqa: E402
+from db.session import make_engine, make_sessionmaker, session_scope  # noqa: E402
+from db.values import (  # noqa: E402
+    EfficiencyRecord,
     write_document_values,
     write_efficiency,
     write_snapshots,
 )
-from db.schema import upgrade  # noqa: E402
-from db.session import make_engine, make_sessionmaker, session_scope  # noqa: E402
 
 RUN = "bench-run"
 TARGETS = ("target-a", "target-b")

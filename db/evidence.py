@@ -1,6 +1,6 @@
 """Reads and writes of the evidence and embedding-cache tables (see db/models.py).
 
-Like db/repository.py: every function takes a Session (the caller owns the transaction) and
+Like db/catalog.py: every function takes a Session (the caller owns the transaction) and
 returns plain objects or DataFrames. Evidence rows are replaced, never merged, so computing the
 evidence of a pair twice leaves one row. Embeddings are stored as little-endian float32 bytes.
 """
@@ -15,8 +15,8 @@ import pandas as pd
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
+from db.lookup import run_row, target_row
 from db.models import Document, EmbeddingRow, EvidenceLabel, EvidenceRow
-from db.repository import _run, _target
 
 EVIDENCE_COLUMNS = [
     "doc_key",
@@ -58,8 +58,8 @@ def write_evidence(
     records: Sequence[EvidenceRecord],
 ) -> None:
     """Store (replace) the evidence of these documents for a target, under `version`."""
-    run = _run(session, run_key)
-    target = _target(session, run, target_key)
+    run = run_row(session, run_key)
+    target = target_row(session, run, target_key)
     ids = _document_ids(session, run.corpus_id, [r.doc_key for r in records])
     if not records:
         return
@@ -96,8 +96,8 @@ def read_evidence(
 ) -> dict[str, EvidenceRecord]:
     """The stored evidence of a target under `version`, by document key (other versions are
     left out: they were computed with other parameters)."""
-    run = _run(session, run_key)
-    target = _target(session, run, target_key)
+    run = run_row(session, run_key)
+    target = target_row(session, run, target_key)
     rows = session.execute(
         select(Document.doc_key, EvidenceRow)
         .join(Document, Document.id == EvidenceRow.document_id)
@@ -130,7 +130,7 @@ def evidence_frame(session: Session, run_key: str, target_key: str, version: str
 
 def corpus_texts(session: Session, run_key: str) -> dict[str, str]:
     """Every document text of the run's corpus, by document key (the BM25 collection)."""
-    run = _run(session, run_key)
+    run = run_row(session, run_key)
     return dict(
         session.execute(
             select(Document.doc_key, Document.text)

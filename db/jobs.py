@@ -312,3 +312,20 @@ def _info(job: Job) -> JobInfo:
         created=created,
         updated=updated,
     )
+
+
+def open_jobs(session: Session, kind: str) -> pd.DataFrame:
+    """Queued and running jobs of one kind, oldest first: id, status, run_key, targets (the
+    payload's targets file, or None)."""
+    rows = session.execute(
+        select(Job.id, Job.status, Job.payload)
+        .where(Job.kind == kind, Job.status.in_(("queued", "running")))
+        .order_by(Job.id)
+    ).all()
+    return pd.DataFrame(
+        [
+            (id_, status.value, (payload or {}).get("run_key"), (payload or {}).get("targets"))
+            for id_, status, payload in rows
+        ],
+        columns=["id", "status", "run_key", "targets"],
+    )

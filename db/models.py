@@ -255,7 +255,7 @@ class VisitValues(Base):
 
     Layout of `payload` (little-endian, no header): `n` float64 values (nats, positive = lowered
     the target's loss) followed by `n` int64 document ids (documents.id), where `n = n_rows`.
-    `db.repository.pack_visits` / `unpack_visits` are the only readers and writers.
+    `db.values.pack_visits` / `unpack_visits` are the only readers and writers.
     """
 
     __tablename__ = "visit_values"

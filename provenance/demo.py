@@ -14,7 +14,7 @@ from attribution_engine.generate import generate
 from attribution_engine.models import load_local_model
 from attribution_engine.targets import TargetText, write_targets
 from attribution_engine.train_config import TrainConfig
-from db.repository import top_documents
+from db.rankings import top_documents
 from db.schema import open_ledger
 from db.session import session_scope
 from provenance import runs

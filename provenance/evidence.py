@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from attribution_engine.embeddings import CachedEmbedder, model_version
 from attribution_engine.evidence import Evidence, Thresholds, bm25_scores, evidence
+from db.catalog import get_target, run_targets
 from db.evidence import (
     EvidenceRecord,
     corpus_texts,
@@ -27,7 +28,7 @@ from db.evidence import (
     store_embeddings,
     write_evidence,
 )
-from db.repository import get_target, run_targets, top_documents
+from db.rankings import top_documents
 from db.session import read_only, session_scope
 from provenance.reports.canonical import sha256
 

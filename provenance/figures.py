@@ -1,7 +1,7 @@
 """Pure Plotly figure builders: a DataFrame in, a `go.Figure` out, no Streamlit calls.
 
 The pages and the report writer (provenance/reports/) share these; their names and signatures are a
-contract. Each takes the DataFrame a `db.repository` / `db.overview` read returns, unchanged.
+contract. Each takes the DataFrame a `db.rankings` / `db.catalog` read returns, unchanged.
 Values are in nats; positive = the document lowered the target's loss. Labels that come from
 users (document ids, titles, sources) are HTML-escaped, since Plotly renders a few tags in
 text; Plotly shows the entities as the original characters.
@@ -30,7 +30,7 @@ def _colors(values: pd.Series) -> list[str]:
 def top_documents_figure(df: pd.DataFrame, title: str = "Top documents") -> go.Figure:
     """Horizontal bars of `value` per document, rank 1 on top.
 
-    df: `db.repository.top_documents` columns (rank, doc_key, value, raw_value, share,
+    df: `db.rankings.top_documents` columns (rank, doc_key, value, raw_value, share,
     source, title, ...).
     """
     ordered = df.sort_values("rank", ascending=False)
@@ -61,7 +61,7 @@ def top_documents_figure(df: pd.DataFrame, title: str = "Top documents") -> go.F
 def rollup_figure(df: pd.DataFrame, field: str, value: str = "specific") -> go.Figure:
     """Bars of the summed `value` column per group of `field` (source, author or licence).
 
-    df: `db.repository.values_by` (or `db.overview.values_by_all_targets`) columns.
+    df: `db.rankings.rollup` columns (one target or all).
     """
     labels = [_label(v) for v in df[field]]
     figure = go.Figure(
@@ -86,7 +86,7 @@ def rollup_figure(df: pd.DataFrame, field: str, value: str = "specific") -> go.F
 def trajectories_figure(df: pd.DataFrame) -> go.Figure:
     """Cumulative value over training steps, one line per document ("when was it learnt").
 
-    df: `db.repository.trajectories` columns (step, doc_key, value).
+    df: `db.rankings.trajectories` columns (step, doc_key, value).
     """
     figure = go.Figure()
     for doc_key, rows in df.groupby("doc_key", sort=True):
@@ -133,7 +133,7 @@ def similarity_scatter_figure(df: pd.DataFrame) -> go.Figure:
 def efficiency_figure(df: pd.DataFrame) -> go.Figure:
     """Per-step efficiency of one target, cumulated: sum of values vs first-order prediction.
 
-    df: `db.repository.efficiency_series` rows of one target (step, values_sum, predicted_drop).
+    df: `db.rankings.efficiency_series` rows of one target (step, values_sum, predicted_drop).
     """
     ordered = df.sort_values("step")
     figure = go.Figure()

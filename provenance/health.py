@@ -11,7 +11,7 @@ HEALTH_COLUMNS = ["doc_key", "title", "source", "negative_targets", "negative_su
 
 
 def by_document(pairs: pd.DataFrame, by: str = "specific") -> pd.DataFrame:
-    """One row per document from `db.repository.negative_documents` pairs: for how many
+    """One row per document from `db.rankings.negative_documents` pairs: for how many
     targets it was negative, the sum of those values and the most negative one (nats).
     Most harmful (lowest sum) first."""
     if pairs.empty:

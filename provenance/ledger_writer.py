@@ -10,30 +10,35 @@ values, so replaying a block twice leaves the ledger identical.
 from collections.abc import Sequence
 
 import numpy as np
-from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from attribution_engine import faults
 from attribution_engine.corpus import Corpus
+from attribution_engine.document_values import document_values
 from attribution_engine.errors import StorageError
-from attribution_engine.ranking import aggregate
 from attribution_engine.training import LoopResult
-from db.models import Run, RunKind, RunStatus, TargetOrigin
-from db.repository import (
+from db.catalog import (
     DocumentRecord,
-    EfficiencyRecord,
     TargetRecord,
     add_targets,
+    commit_step,
     create_run,
     document_ids,
+    find_run,
+    get_run,
     upsert_corpus,
+)
+from db.models import RunKind, TargetOrigin
+from db.session import session_scope
+from db.values import (
+    EfficiencyRecord,
     write_document_values,
     write_efficiency,
     write_snapshots,
     write_visits,
 )
-from db.session import session_scope
+from provenance.recipe import Recipe
 
 # Trajectory points per commit: the documents leading by specific value at that moment.
 SNAPSHOT_DOCUMENTS = 20
@@ -42,45 +47,38 @@ SNAPSHOT_DOCUMENTS = 20
 class LedgerWriter:
     """Registers one run and commits its progress; use one per run execution."""
 
-    def __init__(self, factory: sessionmaker[Session], recipe: dict, row_docs: Sequence[str]):
+    def __init__(self, factory: sessionmaker[Session], recipe: Recipe, row_docs: Sequence[str]):
         self.factory, self.recipe, self.row_docs = factory, recipe, list(row_docs)
-        self.run_key = recipe["run_id"]
-        targets = [t["id"] for t in recipe["targets"]]
-        self.columns = targets + [f"reference:{d}" for d in recipe["reference"]["doc_ids"]]
+        self.run_key = recipe.run_id
+        self.targets = [t.id for t in recipe.targets]
+        self.columns = list(recipe.value_columns)  # the targets, then the reference columns
 
     def register(self, corpus: Corpus) -> int:
         """Create the corpus, run and targets unless already there; returns the committed step."""
         with session_scope(self.factory) as session:
-            existing = session.execute(
-                select(Run).where(Run.run_key == self.run_key)
-            ).scalar_one_or_none()
+            existing = find_run(session, self.run_key)
             if existing is not None:
                 return existing.committed_step
             info = upsert_corpus(
                 session, corpus.sha256, corpus.path, [_record(d) for d in corpus.documents]
             )
-            parent = self.recipe.get("parent")
+            recipe, parent = self.recipe, self.recipe.parent
             create_run(
                 session,
                 self.run_key,
                 RunKind.ATTRIBUTE if parent else RunKind.TRAIN,
-                self.recipe,
+                recipe.to_json(),
                 corpus_id=info.id,
-                parent_run_key=parent["run_id"] if parent else None,
-                initial_weights_sha256=self.recipe["initial_weights_sha256"],
-                tokenizer_sha256=self.recipe["tokenizer_sha256"],
+                parent_run_key=parent.run_id if parent else None,
+                initial_weights_sha256=recipe.initial_weights_sha256,
+                tokenizer_sha256=recipe.tokenizer_sha256,
             )
             origin = TargetOrigin.GENERATED if parent else TargetOrigin.FILE
-            records = [
-                TargetRecord(t["id"], t["text"], origin, t.get("prompt"))
-                for t in self.recipe["targets"]
-            ]
+            records = [TargetRecord(t.id, t.text, origin, t.prompt) for t in recipe.targets]
             records += [
-                TargetRecord(f"reference:{doc}", text, TargetOrigin.REFERENCE)
-                for doc, text in zip(
-                    self.recipe["reference"]["doc_ids"],
-                    self.recipe["reference"]["texts"],
-                    strict=True,
+                TargetRecord(column, text, TargetOrigin.REFERENCE)
+                for column, text in zip(
+                    recipe.reference.columns, recipe.reference.texts, strict=True
                 )
             ]
             add_targets(session, self.run_key, records)
@@ -108,13 +106,17 @@ class LedgerWriter:
     def _commit(self, done: int, result: LoopResult, final_hash: str | None) -> None:
         with session_scope(self.factory) as session:
             faults.point("ledger.before_writes")
-            run = session.execute(select(Run).where(Run.run_key == self.run_key)).scalar_one()
+            run = get_run(session, self.run_key)
             ids = document_ids(session, run.corpus_id)
-            doc_keys, raw, specific = aggregate(
-                self.row_docs, result.visit_row, result.visit_values, self.recipe
+            doc_keys, raw, specific = document_values(
+                self.row_docs,
+                result.visit_row,
+                result.visit_values,
+                len(self.targets),
+                held_out=self.recipe.reference.kind == "held_out",
             )
             key_ids = np.array([ids[doc] for doc in doc_keys], dtype=np.int64)
-            for v, target in enumerate(t["id"] for t in self.recipe["targets"]):
+            for v, target in enumerate(self.targets):
                 write_document_values(
                     session, self.run_key, target, key_ids, raw[:, v], specific[:, v]
                 )
@@ -148,11 +150,7 @@ class LedgerWriter:
                     for v, column in enumerate(self.columns)
                 ],
             )
-            run.committed_step = done
-            run.status = RunStatus.DONE if final_hash else RunStatus.RUNNING
-            if final_hash:
-                run.final_weights_sha256 = final_hash
-            session.flush()  # every row on the server; only COMMIT remains
+            commit_step(session, self.run_key, done, final_hash)  # flushes: only COMMIT remains
             faults.point("ledger.before_commit")
 
 

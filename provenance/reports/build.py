@@ -1,4 +1,5 @@
-"""Gather one report from the ledger (and the run directory when at hand) as a JSON value.
+"""One report as a JSON value: a pure function of its input (`report_input.ReportInput`,
+read once from the ledger and the run directory).
 
 The report is plain data (dicts, lists, str, int, float, bool, None) that `canonical` turns
 into bytes, so it holds no timestamp of its own and no float NaN: the same ledger gives the
@@ -12,29 +13,16 @@ Contributors are ranked by specific value (DESIGN 2.4b), raw value beside it.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
-
+from attribution_engine.train_config import TrainConfig
+from db.catalog import DocumentDetail, RunInfo
 from db.evidence import EvidenceRecord
-from db.models import Document, Run
-from db.repository import (
-    _run,
-    _target,
-    efficiency_series,
-    top_documents,
-    trajectories,
-    values_by,
-)
-from db.session import read_only, session_scope
-from provenance.evidence import ensure_evidence, evidence_method, fill_evidence
+from provenance.recipe import Recipe
 from provenance.reports.canonical import sha256
 from provenance.reports.manifest import manifest
+from provenance.reports.report_input import ROLLUP_FIELDS, ReportInput
 
 SCHEMA = "provenance-report/1"
-TOP_K = 10  # contributors and harmful documents shown, each with its evidence
-ROLLUP_FIELDS = ("source", "author", "license")
 UNITS = "nats; positive = the document lowered the target's loss"
 
 APPROXIMATIONS = {
@@ -43,69 +31,32 @@ APPROXIMATIONS = {
 }
 
 
-def fill_report_evidence(
-    factory: sessionmaker[Session], run_key: str, target_key: str, k: int = TOP_K
-) -> None:
-    """Compute the evidence a report of (run, target) will show, outside any write transaction
-    (`fill_evidence`), so that building the report afterwards only reads it."""
-    with session_scope(read_only(factory)) as session:
-        top, bottom = _shown(session, run_key, target_key, k)
-    fill_evidence(
-        factory, run_key, target_key, top["doc_key"].tolist() + bottom["doc_key"].tolist()
-    )
-
-
-def _shown(session: Session, run_key: str, target_key: str, k: int):
-    """(contributors, harmful documents): the k highest by specific value, and the k lowest
-    of those below zero."""
-    top = top_documents(session, run_key, target_key, k, by="specific")
-    bottom = top_documents(session, run_key, target_key, k, by="specific", ascending=True)
-    return top, bottom[bottom["value"] < 0]
-
-
-def build_report(
-    session: Session,
-    run_key: str,
-    target_key: str,
-    *,
-    run_dir: Path | None = None,
-    k: int = TOP_K,
-    compute_evidence: bool = True,
-) -> dict:
-    """The report of one (run, target). Evidence missing from the ledger is computed and stored
-    (compute_evidence=False leaves it out instead, as `verify` does)."""
-    run = _run(session, run_key)
-    target = _target(session, run, target_key)
-    top, bottom = _shown(session, run_key, target_key, k)
-    keys = top["doc_key"].tolist() + bottom["doc_key"].tolist()
-    found = ensure_evidence(session, run_key, target_key, keys, compute=compute_evidence)
-    documents = _documents(session, run, keys)
-    efficiency = efficiency_series(session, run_key)
+def build_report(data: ReportInput) -> dict:
+    """The report of one (run, target), from its input alone."""
     return {
         "schema": SCHEMA,
         "target": {
-            "key": target.target_key,
-            "text": target.text,
-            "prompt": target.prompt,
-            "origin": target.origin.value,
+            "key": data.target.target_key,
+            "text": data.target.text,
+            "prompt": data.target.prompt,
+            "origin": data.target.origin.value,
         },
-        "run": _run_section(session, run),
-        "method": {**_method(run.recipe), "documents_shown": k},
-        "efficiency": _efficiency(efficiency[efficiency["target_key"] == target_key]),
-        "contributors": [_row(r, documents, found) for r in top.to_dict("records")],
-        "harmful": [_row(r, documents, found) for r in bottom.to_dict("records")],
-        "rollups": {
-            field: _rollup(values_by(session, run_key, target_key, field), field)
-            for field in ROLLUP_FIELDS
-        },
+        "run": _run_section(data.run, data.recipe),
+        "method": {**_method(data.recipe), "documents_shown": data.k},
+        "efficiency": _efficiency(data.efficiency),
+        "contributors": [
+            _row(r, data.documents, data.evidence) for r in data.top.to_dict("records")
+        ],
+        "harmful": [_row(r, data.documents, data.evidence) for r in data.bottom.to_dict("records")],
+        "rollups": {field: _rollup(data.rollups[field], field) for field in ROLLUP_FIELDS},
         "trajectories": sorted(  # in Python: SQL collations order keys differently
             [key, int(step), float(value)]
-            for step, key, value in trajectories(session, run_key, target_key).itertuples(
-                index=False
-            )
+            for step, key, value in data.trajectories.itertuples(index=False)
         ),
-        "evidence_method": evidence_method(),
-        "manifest": manifest(session, run, run_dir),
+        "evidence_method": data.evidence_method,
+        "manifest": manifest(
+            data.run, data.recipe, data.parent, data.corpus, data.corpus_documents, data.files
+        ),
     }
 
 
@@ -118,43 +69,44 @@ def envelope(report: dict) -> dict:
     }
 
 
-def _run_section(session: Session, run: Run) -> dict:
-    parent = session.get(Run, run.parent_run_id) if run.parent_run_id is not None else None
+def _run_section(run: RunInfo, recipe: Recipe) -> dict:
     return {
         "key": run.run_key,
         "kind": run.kind.value,
         "status": run.status.value,
-        "parent": parent.run_key if parent else None,
+        "parent": run.parent_run_key,
         "committed_step": run.committed_step,
-        "model": run.recipe.get("model"),
-        "created": run.recipe.get("created"),
+        "model": recipe.model,
+        "created": recipe.created,
     }
 
 
-def _method(recipe: dict) -> dict:
-    config = recipe.get("config", {})
-    optimizer = config.get("optimizer")
-    adam = optimizer == "adamw" and config.get("accounting", "auto") != "sgd_proxy"
-    approximations = [APPROXIMATIONS.get(config.get("order"), "unknown order")]
+def _method(recipe: Recipe) -> dict:
+    return {
+        **method_of(recipe.config, recipe.accounting),
+        "reference": {"kind": recipe.reference.kind, "documents": list(recipe.reference.doc_ids)},
+        "ranked_by": "specific (target minus reference, DESIGN 2.4b)",
+        "units": UNITS,
+    }
+
+
+def method_of(config: TrainConfig, accounting: str) -> dict:
+    """What the values are and which approximations they carry, for a run with this config
+    whose steps credited `accounting` (the recipe's resolved "adam" or "sgd_proxy")."""
+    adam = accounting == "adam"
+    approximations = [APPROXIMATIONS.get(config.order, "unknown order")]
     if adam:
         approximations += [
             "Adam-aware values hold the step's optimizer state fixed; momentum is credited at "
             "the step where a gradient entered it; decoupled weight decay is attributed to no "
             "document (DESIGN 2.4)",
         ]
-    if config.get("max_grad_norm"):
+    if config.max_grad_norm:
         approximations.append("values scaled by the step's gradient-clipping factor")
-    reference = recipe.get("reference", {})
     return {
-        "order": config.get("order"),
-        "optimizer": optimizer,
-        "values": _values_kind(adam, optimizer),
-        "reference": {
-            "kind": reference.get("kind"),
-            "documents": list(reference.get("doc_ids", [])),
-        },
-        "ranked_by": "specific (target minus reference, DESIGN 2.4b)",
-        "units": UNITS,
+        "order": config.order,
+        "optimizer": config.optimizer,
+        "values": _values_kind(adam, config.optimizer),
         "approximations": approximations,
     }
 
@@ -181,14 +133,9 @@ def _efficiency(frame) -> dict:
     }
 
 
-def _documents(session: Session, run: Run, keys: list[str]) -> dict[str, Document]:
-    rows = session.execute(
-        select(Document).where(Document.corpus_id == run.corpus_id, Document.doc_key.in_(keys))
-    ).scalars()
-    return {d.doc_key: d for d in rows}
-
-
-def _row(ranked: dict, documents: dict[str, Document], found: dict[str, EvidenceRecord]) -> dict:
+def _row(
+    ranked: dict, documents: dict[str, DocumentDetail], found: dict[str, EvidenceRecord]
+) -> dict:
     doc = documents[ranked["doc_key"]]
     share = ranked["share"]
     return {

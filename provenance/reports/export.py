@@ -1,8 +1,11 @@
-"""Export a report file and record it in the ledger's reports table.
+"""Assemble a report, render it, export it to a file and record it in the ledger.
 
-Every format is rendered from the same JSON envelope (`build.envelope`), so the HTML, PDF and
-CSV name the SHA-256 of the JSON report whose numbers they show. The reports table stores the
-SHA-256 of the file's own bytes and its path.
+`prepare_report` is the one assembly (the CLI's export and the UI's download both use it):
+evidence computed outside any write transaction, the input read once, the report built and
+enveloped. Every format is rendered from that envelope, so the HTML, PDF and CSV name the
+SHA-256 of the JSON report whose numbers they show; rendering happens after the transaction
+(a PDF's charts take seconds). The reports table stores the SHA-256 of the file's own bytes
+and its path.
 """
 
 from __future__ import annotations
@@ -14,15 +17,16 @@ from typing import Literal
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from db.catalog import record_report
 from db.models import ReportFormat
-from db.repository import record_report
 from db.session import session_scope
-from provenance.reports.build import build_report, envelope, fill_report_evidence
+from provenance.reports.build import build_report, envelope
 from provenance.reports.canonical import canonical
 from provenance.reports.csv import render_csv
 from provenance.reports.html import render_html
 from provenance.reports.manifest import file_sha256
 from provenance.reports.pdf import render_pdf
+from provenance.reports.report_input import fill_report_evidence, read_report_input
 
 Format = Literal["json", "html", "pdf", "csv"]
 RENDERERS = {"json": canonical, "html": render_html, "pdf": render_pdf, "csv": render_csv}
@@ -33,6 +37,22 @@ def render(document: dict, fmt: Format) -> bytes:
     if fmt not in RENDERERS:
         raise ValueError(f"format must be one of {sorted(RENDERERS)}, not {fmt!r}")
     return RENDERERS[fmt](document)
+
+
+def prepare_report(
+    factory: sessionmaker[Session],
+    run_key: str,
+    target_key: str,
+    *,
+    run_dir: Path | None = None,
+) -> dict:
+    """The envelope of the report of (run, target). The missing evidence is computed first,
+    outside the write lock; the input is then read in one short write transaction (evidence
+    that appeared meanwhile is stored there). `factory` makes write sessions."""
+    fill_report_evidence(factory, run_key, target_key)  # the slow part, outside the write lock
+    with session_scope(factory) as session:
+        data = read_report_input(session, run_key, target_key, run_dir=run_dir)
+    return envelope(build_report(data))
 
 
 def export_report(
@@ -46,10 +66,8 @@ def export_report(
 ) -> str:
     """Write the report of (run, target) to `path` (atomically) and record it; returns the
     report's SHA-256 (that of its canonical JSON, the same for every format)."""
-    fill_report_evidence(factory, run_key, target_key)  # the slow part, outside the write lock
-    with session_scope(factory) as session:
-        document = envelope(build_report(session, run_key, target_key, run_dir=run_dir))
-    data = render(document, fmt)  # outside the transaction: charts take seconds
+    document = prepare_report(factory, run_key, target_key, run_dir=run_dir)
+    data = render(document, fmt)
     _write_atomic(path, data)
     with session_scope(factory) as session:
         record_report(
@@ -77,17 +95,3 @@ def _write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def render_report(
-    session: Session,
-    run_key: str,
-    target_key: str,
-    fmt: Format,
-    *,
-    run_dir: Path | None = None,
-) -> tuple[bytes, str]:
-    """(file bytes, report SHA-256) of one report, for a download button; computes and stores
-    missing evidence in the session's transaction, records no file."""
-    document = envelope(build_report(session, run_key, target_key, run_dir=run_dir))
-    return render(document, fmt), document["sha256"]

@@ -2,8 +2,10 @@
 
 Hashes come from the ledger (corpus, tokenizer, initial and final weights) and, when the run
 directory is at hand, from its files (recipe, schedule, checkpoints, final model, ...), each as
-the SHA-256 of the file's bytes. Environment facts (code version, package versions) are
-recorded but are not the run's: `verify` reports a difference in them without failing.
+the SHA-256 of the file's bytes. The files and the environment are read once
+(`read_run_files`); `manifest` is a pure function of what was read. Environment facts (code
+version, package versions) are recorded but are not the run's: `verify` reports a difference
+in them without failing.
 """
 
 from __future__ import annotations
@@ -11,16 +13,15 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+from dataclasses import asdict, dataclass
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from pathlib import Path
 from types import SimpleNamespace
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from attribution_engine.corpus import combined_sha256
-from db.models import Corpus, Document, Run
+from db.catalog import CorpusInfo, RunInfo
+from provenance.recipe import Recipe
 
 PACKAGES = (
     "provenance",
@@ -64,27 +65,49 @@ def run_files(run_dir: Path | None) -> dict[str, str]:
     }
 
 
-def manifest(session: Session, run: Run, run_dir: Path | None) -> dict:
-    recipe = run.recipe
-    corpus = session.get(Corpus, run.corpus_id) if run.corpus_id is not None else None
-    documents = sorted(  # in Python: SQL collations order text differently per backend
-        session.execute(
-            select(Document.doc_key, Document.sha256).where(Document.corpus_id == run.corpus_id)
-        ).all()
+@dataclass(frozen=True)
+class RunFiles:
+    """What a report reads from the run directory, the corpus file and the environment."""
+
+    run_dir: str | None  # resolved, when the directory is at hand
+    run_files: dict[str, str]  # SHA-256 by path relative to the run directory
+    corpus_file_sha256: str | None  # of the recipe's corpus file, when it is there
+    weight_distance: object  # summary.json's, when the run directory has one
+    code_version: dict
+    packages: dict[str, str | None]
+
+
+def read_run_files(run_dir: Path | None, corpus_path: Path | None) -> RunFiles:
+    """Hash the run directory's files and the corpus file (each when present) and note the
+    exporter's code and package versions."""
+    return RunFiles(
+        run_dir=str(run_dir.resolve()) if run_dir is not None and run_dir.is_dir() else None,
+        run_files=run_files(run_dir),
+        corpus_file_sha256=(
+            file_sha256(corpus_path) if corpus_path and corpus_path.is_file() else None
+        ),
+        weight_distance=_summary(run_dir).get("weight_distance"),
+        code_version=code_version(),
+        packages={name: _version(name) for name in PACKAGES},
     )
-    corpus_path = Path(recipe.get("corpus", {}).get("path", "")) if recipe.get("corpus") else None
-    parent = session.get(Run, run.parent_run_id) if run.parent_run_id is not None else None
-    summary = _summary(run_dir)
+
+
+def manifest(
+    run: RunInfo,
+    recipe: Recipe,
+    parent: RunInfo | None,
+    corpus: CorpusInfo | None,
+    documents: list[tuple[str, str]],  # (doc_key, SHA-256) of the run's corpus, sorted
+    files: RunFiles,
+) -> dict:
     return {
         "corpus": {
             "sha256": corpus.sha256 if corpus else None,
             "recomputed_sha256": _combined(documents),
             "path": corpus.path if corpus else None,
-            "file_sha256": (
-                file_sha256(corpus_path) if corpus_path and corpus_path.is_file() else None
-            ),
-            "lenient": bool(recipe.get("corpus", {}).get("lenient", False)),
-            "skipped_lines": recipe.get("corpus", {}).get("skipped", []),
+            "file_sha256": files.corpus_file_sha256,
+            "lenient": recipe.corpus.lenient,
+            "skipped_lines": [asdict(line) for line in recipe.corpus.skipped],
             "documents": [{"doc_key": key, "sha256": sha} for key, sha in documents],
         },
         "tokenizer_sha256": run.tokenizer_sha256,
@@ -97,15 +120,15 @@ def manifest(session: Session, run: Run, run_dir: Path | None) -> dict:
                 if parent is None or run.final_weights_sha256 is None
                 else run.final_weights_sha256 == parent.final_weights_sha256
             ),
-            "weight_distance": summary.get("weight_distance"),
+            "weight_distance": files.weight_distance,
         },
-        "config": recipe.get("config", {}),
-        "seed": recipe.get("config", {}).get("seed"),
-        "model": recipe.get("model"),
-        "run_dir": str(run_dir.resolve()) if run_dir is not None and run_dir.is_dir() else None,
-        "run_files": run_files(run_dir),
-        "code_version": code_version(),
-        "packages": {name: _version(name) for name in PACKAGES},
+        "config": asdict(recipe.config),
+        "seed": recipe.config.seed,
+        "model": recipe.model,
+        "run_dir": files.run_dir,
+        "run_files": files.run_files,
+        "code_version": files.code_version,
+        "packages": files.packages,
     }
 
 

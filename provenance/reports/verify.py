@@ -23,10 +23,12 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.session import session_scope
+from provenance.recipe import RecipeError
 from provenance.reports.build import build_report
 from provenance.reports.canonical import canonical, path_at, render_path, sha256
 from provenance.reports.html import embedded_report
 from provenance.reports.manifest import ENVIRONMENT, FROM_FILES, file_sha256
+from provenance.reports.report_input import read_report_input
 
 MAX_DIFFS = 20  # differing ledger fields listed one by one; the rest are counted
 
@@ -238,7 +240,7 @@ def _ledger(report: dict, factory: sessionmaker[Session], run_dir: Path | None) 
     try:
         run_key, target_key = report["run"]["key"], report["target"]["key"]
         with session_scope(factory) as session:
-            rebuilt = build_report(
+            data = read_report_input(
                 session,
                 run_key,
                 target_key,
@@ -246,7 +248,8 @@ def _ledger(report: dict, factory: sessionmaker[Session], run_dir: Path | None) 
                 k=int(report["method"]["documents_shown"]),
                 compute_evidence=False,
             )
-    except (KeyError, TypeError, LookupError) as error:
+        rebuilt = build_report(data)
+    except (KeyError, TypeError, LookupError, RecipeError) as error:
         return [Check("report.run", False, f"cannot rebuild the report from the ledger: {error}")]
     differences = [
         d for d in _diff(report, rebuilt, ("report",)) if not _from_files(d[0])

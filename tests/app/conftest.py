@@ -15,23 +15,22 @@ import numpy as np
 import pytest
 import streamlit as st
 
-from attribution_engine.train_config import TrainConfig
-from db.models import RunKind, TargetOrigin
-from db.repository import (
+from attribution_engine.targets import TargetText
+from attribution_engine.train_config import TINY_MODEL, TrainConfig
+from db.catalog import (
     DocumentRecord,
-    EfficiencyRecord,
     TargetRecord,
     add_targets,
     create_run,
     document_ids,
     upsert_corpus,
-    write_document_values,
-    write_efficiency,
-    write_snapshots,
 )
+from db.models import RunKind, TargetOrigin
 from db.schema import upgrade
 from db.session import make_engine, make_sessionmaker, session_scope
+from db.values import EfficiencyRecord, write_document_values, write_efficiency, write_snapshots
 from provenance.jobs import TrainJob, enqueue
+from provenance.recipe import CorpusRecord, Recipe, Reference
 
 APP_DIR = Path(__file__).resolve().parents[2] / "app"
 ENTRY = str(APP_DIR / "streamlit_app.py")
@@ -63,6 +62,28 @@ KNOWN_SPECIFIC = [0.50, 0.20, 0.05, 0.02, 0.01, 0.005, -0.30, 0.0]
 OTHER_SPECIFIC = [0.01, 0.00, 0.40, 0.10, 0.02, 0.03, -0.10, 0.0]
 
 
+def fixture_recipe() -> Recipe:
+    """The recipe the fixture run would have been trained with (4 steps of the tiny model)."""
+    config = TrainConfig(steps=4)
+    return Recipe(
+        run_id=RUN,
+        kind="train",
+        created="2026-01-01T00:00:00+00:00",
+        config=config,
+        model=TINY_MODEL,
+        corpus=CorpusRecord("/data/fixture.jsonl", "c" * 64, len(DOCUMENTS), (), False, ()),
+        tokenizer_sha256="1" * 64,
+        initial_weights_sha256="2" * 64,
+        reference=Reference("held_out", ("doc-ref",), ("Reference text for contrast.",)),
+        targets=(
+            TargetText(KNOWN_TARGET, KNOWN_TEXT),
+            TargetText("t-other", "Remember the ladies, and be generous.", "Abigail wrote:"),
+        ),
+        accounting=config.resolved_accounting().value,
+        total_steps=4,
+    )
+
+
 def seed_ledger(url: str) -> None:
     """Write the fixture run into a fresh ledger at `url` (schema upgraded first)."""
     engine = make_engine(url)
@@ -86,7 +107,7 @@ def seed_ledger(url: str) -> None:
             session,
             RUN,
             RunKind.TRAIN,
-            {"model": "tiny-gpt2", "config": {"steps": 4}},
+            fixture_recipe().to_json(),
             corpus_id=corpus.id,
         )
         add_targets(

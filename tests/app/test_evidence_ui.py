@@ -22,7 +22,7 @@ from app import data, evidence_view, report_download
 from app.highlight import highlight_html
 from db.models import Run
 from db.session import make_engine, make_sessionmaker, session_scope
-from provenance.reports import failed, render_report, verify
+from provenance.reports import failed, prepare_report, render, verify
 from tests.app.conftest import (
     APP_DIR,
     HOSTILE_TEXT,
@@ -199,9 +199,9 @@ def test_report_is_rendered_on_click_and_its_json_verifies(seeded: str, tmp_path
     path.write_bytes(content)
     checks = verify(path, factory=make_sessionmaker(make_engine(seeded)))
     assert checks and not failed(checks), [str(c) for c in failed(checks)]
-    with session_scope(make_sessionmaker(make_engine(seeded), write=True)) as session:
-        # data.report splits render_report around the transaction; the bytes are the same.
-        assert render_report(session, RUN, KNOWN_TARGET, "json") == (content, digest)
+    # data.report assembles the report as `provenance report` does; the bytes are the same.
+    again = prepare_report(make_sessionmaker(make_engine(seeded), write=True), RUN, KNOWN_TARGET)
+    assert (render(again, "json"), again["sha256"]) == (content, digest)
     report = json.loads(content)["report"]
     assert report["contributors"][0]["doc_key"] == KNOWN_TOP
 

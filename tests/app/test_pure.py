@@ -14,10 +14,10 @@ import pytest
 from app import jobs_view
 from attribution_engine.targets import load_targets
 from attribution_engine.train_config import TrainConfig
-from db import overview
-from db.repository import top_documents, values_by
+from db import catalog, rankings
+from db.rankings import rollup, top_documents
 from db.session import make_engine, make_sessionmaker, session_scope
-from provenance import figures, health, pending, rollups, serve
+from provenance import figures, health, pending, rollups, run_list, serve
 from provenance.cli import _parser
 from provenance.jobs.forms import attribute_job, default, help_text, train_job
 from provenance.uploads import parse_text_box, save_targets
@@ -39,7 +39,7 @@ def test_figures_from_repository_frames(session) -> None:
     bars = figures.top_documents_figure(top)
     assert isinstance(bars, go.Figure)
     assert bars.data[0].y[-1] == KNOWN_TOP  # rank 1 drawn on top
-    rolled = values_by(session, RUN, KNOWN_TARGET, "source")
+    rolled = rollup(session, RUN, KNOWN_TARGET, "source")
     assert figures.rollup_figure(rolled, "source").data[0].x[0] == "Acme Press"
     paths = pd.DataFrame({"step": [1, 2, 1], "doc_key": ["a", "a", "<b>"], "value": [0.1, 0.2, 0]})
     lines = figures.trajectories_figure(paths)
@@ -53,26 +53,35 @@ def test_figures_from_repository_frames(session) -> None:
 
 
 def test_overview_reads(session) -> None:
-    totals = overview.totals(session)
+    totals = catalog.totals(session)
     assert (totals.corpora, totals.documents, totals.runs, totals.targets) == (1, 8, 1, 2)
     assert totals.jobs_open == 1
-    runs = overview.list_runs(session)
+    stored = catalog.list_runs(session)
+    assert stored.iloc[0]["recipe"]["total_steps"] == 4  # handed back as stored, unread
+    runs = run_list.with_recipes(stored)
+    assert list(runs.columns) == run_list.RUN_COLUMNS
     assert runs.iloc[0]["run_key"] == RUN and runs.iloc[0]["targets"] == 2
-    assert runs.iloc[0]["total_steps"] == 4
-    targets = overview.list_targets(session)
+    assert runs.iloc[0]["total_steps"] == 4 and runs.iloc[0]["model"] == "tiny-gpt2"
+    unreadable = run_list.with_recipes(stored.assign(recipe=[{"lr": 1}]))
+    assert unreadable.iloc[0]["total_steps"] is None and unreadable.iloc[0]["model"] is None
+    targets = catalog.list_targets(session)
     assert list(targets["target_key"]) == [KNOWN_TARGET, "t-other"]  # no reference target
     assert targets["attributed"].all()
-    assert overview.document_detail(session, RUN, KNOWN_TOP).source == "Acme Press"
+    assert catalog.document_detail(session, RUN, KNOWN_TOP).source == "Acme Press"
     with pytest.raises(LookupError):
-        overview.document_detail(session, RUN, "nope")
-    check = overview.efficiency_check(session, RUN, KNOWN_TARGET)
+        catalog.document_detail(session, RUN, "nope")
+    check = rankings.efficiency_check(session, RUN, KNOWN_TARGET)
     assert check.steps == 3
     assert check.values_sum == pytest.approx(0.36)
     assert check.realised_drop == pytest.approx(0.3)
-    one = overview.rollup(session, RUN, KNOWN_TARGET, "author")
-    expected = values_by(session, RUN, KNOWN_TARGET, "author")
-    pd.testing.assert_frame_equal(one.drop(columns="targets"), expected, check_like=True)
-    all_targets = overview.rollup(session, RUN, None, "source")
+    one = rollup(session, RUN, KNOWN_TARGET, "author")
+    ranked = top_documents(session, RUN, KNOWN_TARGET, 100)
+    detail = catalog.document_detail
+    authors = [detail(session, RUN, d).author or "(unknown)" for d in ranked.doc_key]
+    by_author = ranked.assign(author=authors).groupby("author")["specific_value"].sum()
+    assert (one["targets"] == 1).all() and one["documents"].sum() == len(ranked)
+    assert one.set_index("author")["specific"].to_dict() == pytest.approx(by_author.to_dict())
+    all_targets = rollup(session, RUN, None, "source")
     beta = all_targets.set_index("source").loc["Beta Books"]
     assert beta["targets"] == 2 and beta["specific"] == pytest.approx(0.57)
 

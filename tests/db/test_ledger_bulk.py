@@ -11,6 +11,14 @@ import pandas as pd
 import pytest
 from sqlalchemy import event, select
 
+from db.catalog import (
+    DocumentRecord,
+    TargetRecord,
+    add_targets,
+    create_run,
+    document_ids,
+    upsert_corpus,
+)
 from db.models import (
     RANK_INDEXED,
     DocumentValue,
@@ -20,20 +28,10 @@ from db.models import (
     TargetOrigin,
     value_key,
 )
-from db.repository import (
-    DocumentRecord,
-    TargetRecord,
-    add_targets,
-    create_run,
-    document_contributions,
-    document_ids,
-    top_documents,
-    upsert_corpus,
-    values_by,
-    write_document_values,
-)
+from db.rankings import document_contributions, rollup, top_documents
 from db.schema import upgrade
 from db.session import make_engine, make_sessionmaker, session_scope
+from db.values import write_document_values
 
 # Values that a text round trip or a float32 would change, and the extremes of float64.
 AWKWARD = [
@@ -193,7 +191,7 @@ def test_bulk_write_equals_orm_inserts(ledger, n_documents):
                             top_documents(session, "slow", key, k, by=by, ascending=ascending),
                         )
             pd.testing.assert_frame_equal(
-                values_by(session, "fast", key), values_by(session, "slow", key)
+                rollup(session, "fast", key), rollup(session, "slow", key)
             )
         pd.testing.assert_frame_equal(
             document_contributions(session, "fast", "d000000"),

@@ -15,18 +15,18 @@ import time
 import numpy as np
 import pytest
 
-from db.models import RunKind, TargetOrigin
-from db.repository import (
+from db.catalog import (
     DocumentRecord,
     TargetRecord,
     add_targets,
     create_run,
     document_ids,
-    top_documents,
     upsert_corpus,
-    write_document_values,
 )
+from db.models import RunKind, TargetOrigin
+from db.rankings import top_documents
 from db.session import make_sessionmaker, session_scope
+from db.values import write_document_values
 
 N_READERS = 8
 N_DOCUMENTS = 2_000  # rows replaced per commit: big enough that a commit takes a while

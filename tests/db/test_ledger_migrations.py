@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from db.jobs import claim, job_status
 from db.models import RANK_INDEXED
-from db.repository import document_contributions, top_documents
+from db.rankings import document_contributions, top_documents
 from db.schema import alembic_config, check_schema, upgrade
 from db.session import make_sessionmaker, session_scope
 

@@ -10,30 +10,42 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from db.models import RunKind, TargetOrigin
-from db.repository import (
+from attribution_engine.shapley import specific_values
+from db.catalog import (
     DocumentRecord,
-    EfficiencyRecord,
     TargetRecord,
     add_targets,
+    commit_step,
     create_run,
-    document_contributions,
+    document_detail,
+    document_hashes,
     document_ids,
-    efficiency_series,
+    documents,
+    find_run,
     get_run,
+    run_corpus,
+    upsert_corpus,
+)
+from db.models import RunKind, RunStatus, TargetOrigin
+from db.rankings import (
+    document_contributions,
+    efficiency_series,
     negative_documents,
+    rollup,
+    top_documents,
+    window_sums,
+)
+from db.session import make_sessionmaker, session_scope
+from db.values import (
+    EfficiencyRecord,
     pack_visits,
     read_visits,
-    top_documents,
     unpack_visits,
-    upsert_corpus,
-    values_by,
-    window_values,
     write_document_values,
     write_efficiency,
     write_visits,
 )
-from db.session import make_sessionmaker, session_scope
+from provenance.windows import window_values
 
 SOURCES = ["news", "news", "news", "books", None, "books"]
 AUTHORS = ["ann", "bob", "ann", "cy", "cy", None]
@@ -106,6 +118,91 @@ def test_runs_are_unique_and_lookups_explain(filled):
             top_documents(session, "r1", "tx", 3)
 
 
+def test_runs_are_read_back_as_stored_and_committed_by_step(filled):
+    write, read, _ = filled
+    with session_scope(write) as session:
+        child = create_run(
+            session,
+            "r2",
+            RunKind.ATTRIBUTE,
+            {"opaque": [1, "two"]},
+            corpus_id=get_run(session, "r1").corpus_id,
+            parent_run_key="r1",
+            initial_weights_sha256="a" * 64,
+            tokenizer_sha256="b" * 64,
+        )
+        assert (child.parent_run_key, child.status) == ("r1", RunStatus.CREATED)
+    with session_scope(read) as session:
+        assert find_run(session, "nope") is None
+        run = find_run(session, "r2")
+        assert run == get_run(session, "r2")
+        assert run.recipe == {"opaque": [1, "two"]}  # stored JSON, unread by db
+        assert (run.initial_weights_sha256, run.tokenizer_sha256) == ("a" * 64, "b" * 64)
+        assert run.final_weights_sha256 is None
+    with session_scope(write) as session:
+        commit_step(session, "r2", 5)
+    with session_scope(read) as session:
+        run = get_run(session, "r2")
+        assert (run.committed_step, run.status, run.final_weights_sha256) == (
+            5,
+            RunStatus.RUNNING,
+            None,
+        )
+    with session_scope(write) as session:
+        commit_step(session, "r2", 9, final_weights_sha256="c" * 64)
+    with session_scope(read) as session:
+        run = get_run(session, "r2")
+        assert (run.committed_step, run.status, run.final_weights_sha256) == (
+            9,
+            RunStatus.DONE,
+            "c" * 64,
+        )
+    with pytest.raises(LookupError, match="no run 'nope'"), session_scope(write) as session:
+        commit_step(session, "nope", 1)
+
+
+def test_corpus_reads_for_the_manifest_and_the_report(filled):
+    _, read, _ = filled
+    with session_scope(read) as session:
+        corpus = run_corpus(session, "r1")
+        assert (corpus.sha256, corpus.path, corpus.n_documents) == ("f" * 64, "corpus.jsonl", 6)
+        hashes = document_hashes(session, "r1")
+        assert hashes == sorted((d.doc_key, d.sha256) for d in _docs())
+        found = documents(session, "r1", ["d4", "d1", "missing"])
+        assert sorted(found) == ["d1", "d4"]
+        assert found["d1"] == document_detail(session, "r1", "d1")
+        assert (found["d4"].author, found["d4"].sha256) == ("cy", _docs()[4].sha256)
+        with pytest.raises(LookupError, match="no run 'nope'"):
+            document_hashes(session, "nope")
+
+
+def test_window_sums_are_exact_per_document_and_target(filled):
+    write, read, order = filled
+    with session_scope(write) as session:
+        for step, values in ((0, [1e16, 1.0]), (1, [-1e16, 2.0]), (2, [5.0, 7.0])):
+            write_visits(session, "r1", "t1", step, np.array(order[:2]), np.array(values))
+        write_visits(session, "r1", "t2", 1, np.array(order[1:2]), np.array([0.5]))
+    with session_scope(read) as session:
+        sums = window_sums(session, "r1", ["t1", "t2"], 0, 1)
+        assert list(sums.columns) == ["doc_key", "target_key", "value"]
+        assert sums.values.tolist() == [["d0", "t1", 0.0], ["d1", "t1", 3.0], ["d1", "t2", 0.5]]
+        assert window_sums(session, "r1", ["t2"], 2, 2).empty  # not visited in the window
+        with pytest.raises(ValueError, match="empty step window"):
+            window_sums(session, "r1", ["t1"], 2, 1)
+        with pytest.raises(LookupError, match="no target 'tx'"):
+            window_sums(session, "r1", ["tx"], 0, 1)
+
+
+def test_window_values_need_something_to_contrast_with(filled):
+    write, read, _ = filled
+    with session_scope(write) as session:
+        create_run(session, "solo", RunKind.TRAIN, {}, corpus_id=get_run(session, "r1").corpus_id)
+        add_targets(session, "solo", [TargetRecord("only", "text", TargetOrigin.FILE)])
+    nothing = "no reference or other target"
+    with session_scope(read) as session, pytest.raises(LookupError, match=nothing):
+        window_values(session, "solo", "only", 0, 1)
+
+
 def test_top_documents_ranks_shares_and_ties(filled):
     _, read, _ = filled
     with session_scope(read) as session:
@@ -154,12 +251,14 @@ def test_bad_values_are_refused(filled):
         write_document_values(session, "r1", "t1", order, [0.0], [0.0])
 
 
-def test_values_by_sums_exactly_in_python(filled):
+def test_rollup_sums_exactly_in_python(filled):
     _, read, _ = filled
     with session_scope(read) as session:
-        by_source = values_by(session, "r1", "t1", "source")
-        by_author = values_by(session, "r1", "t1", field="author")
-    assert list(by_source.columns) == ["source", "documents", "raw", "specific", "share"]
+        by_source = rollup(session, "r1", "t1", "source")
+        by_author = rollup(session, "r1", "t1", field="author")
+        both = rollup(session, "r1", None, "source")
+    columns = ["source", "targets", "documents", "raw", "specific", "share"]
+    assert list(by_source.columns) == columns and (by_source["targets"] == 1).all()
     rows = {r.source: r for r in by_source.itertuples()}
     # 1e16 + 1.0 - 1e16: fsum gives 1.0; a float accumulator in row order gives 0.0.
     assert rows["news"].raw == 1.0 and rows["news"].documents == 3
@@ -172,8 +271,15 @@ def test_values_by_sums_exactly_in_python(filled):
         rows["news"].specific / math.fsum([0.5, 1e-17, 0.125, 0.125, 1 / 3]),
     )
     assert set(by_author["author"]) == {"ann", "bob", "cy", "(unknown)"}
+    # Both targets: a group counts its documents once and sums every (document, target) value.
+    news = both.set_index("source").loc["news"]
+    assert (news["targets"], news["documents"]) == (2, 3)
+    assert news["raw"] == math.fsum(RAW_T1[:3] + RAW_T2[:3])
+    assert news["specific"] == math.fsum(SPEC_T1[:3] + SPEC_T2[:3])
     with pytest.raises(ValueError, match="field must be"), session_scope(read) as session:
-        values_by(session, "r1", "t1", "title")  # type: ignore[arg-type]
+        rollup(session, "r1", "t1", "title")  # type: ignore[arg-type]
+    with pytest.raises(LookupError, match="no target 'tx'"), session_scope(read) as session:
+        rollup(session, "r1", "tx", "source")
 
 
 def test_document_contributions_and_negative_documents(filled):
@@ -272,9 +378,17 @@ def test_window_values_sum_only_the_chosen_steps(filled, with_reference):
         references = [windowed(c, first, last) for c in (columns[2:] or ["t2"])]
         assert frame["doc_key"].tolist() == sorted(raw)
         assert frame["raw"].tolist() == [raw[k] for k in sorted(raw)]
-        assert frame["specific"].tolist() == [
-            raw[k] - math.fsum(r.get(k, 0.0) for r in references) / len(references)
-            for k in sorted(raw)
-        ]
+        # The engine's contrast rule, applied to the exact sums of the target and its contrast
+        # columns: within rounding of an exact mean of the contrast columns.
+        sums = np.array([[raw[k]] + [r.get(k, 0.0) for r in references] for k in sorted(raw)])
+        rule = specific_values(sums, reference=range(1, sums.shape[1]) if with_reference else None)
+        assert frame["specific"].tolist() == rule[:, 0].tolist()
+        assert frame["specific"].tolist() == pytest.approx(
+            [
+                raw[k] - math.fsum(r.get(k, 0.0) for r in references) / len(references)
+                for k in sorted(raw)
+            ],
+            rel=1e-12,
+        )
     with pytest.raises(ValueError, match="empty step window"), session_scope(read) as session:
         window_values(session, "r1", "t1", 4, 3)

@@ -13,12 +13,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import select
 
-from attribution_engine.ranking import aggregate
-from db.models import Run, RunStatus
-from db.repository import read_visits, top_documents, trajectories, window_values
+from attribution_engine.document_values import document_values
+from db.catalog import find_run, get_run
+from db.models import RunStatus
+from db.rankings import top_documents, trajectories
 from db.session import make_engine, make_sessionmaker, session_scope
+from db.values import read_visits
+from provenance.recipe import Recipe
+from provenance.windows import window_values
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from test_runs import train_args, write_corpus
@@ -50,7 +53,7 @@ def ledger_state(url: str, run_key: str):
     """(committed step, status, final hash, top frame, visits of 'copy'), or None if unknown."""
     factory = make_sessionmaker(make_engine(url))
     with session_scope(factory) as session:
-        run = session.execute(select(Run).where(Run.run_key == run_key)).scalar_one_or_none()
+        run = find_run(session, run_key)
         if run is None:
             return None
         top = top_documents(session, run_key, "copy", 60)
@@ -60,13 +63,17 @@ def ledger_state(url: str, run_key: str):
 
 def file_values(path: Path, target: str) -> tuple[list[str], np.ndarray]:
     """(document ids, specific values) of one target, from the run's own result files."""
-    recipe = json.loads((path / "recipe.json").read_text())
+    recipe = Recipe.load(path)
     results = np.load(path / "results.npz")
     row_docs = json.loads((path / "rows.json").read_text())
-    doc_ids, _, specific = aggregate(
-        row_docs, results["visit_row"], results["visit_values"], recipe
+    doc_ids, _, specific = document_values(
+        row_docs,
+        results["visit_row"],
+        results["visit_values"],
+        len(recipe.targets),
+        held_out=recipe.reference.kind == "held_out",
     )
-    return doc_ids, specific[:, [t["id"] for t in recipe["targets"]].index(target)]
+    return doc_ids, specific[:, [t.id for t in recipe.targets].index(target)]
 
 
 def test_run_commits_to_the_ledger_and_matches_the_files(empty_url, tmp_path):
@@ -179,7 +186,7 @@ def test_worker_runs_a_queued_job_and_reports_progress(empty_url, tmp_path):
     assert info.status is JobStatus.DONE and info.progress == 1.0
     (run_id,) = [p.name for p in (out / "runs").iterdir()]
     with session_scope(factory) as session:
-        run = session.execute(select(Run).where(Run.run_key == run_id)).scalar_one()
+        run = get_run(session, run_id)
         assert (run.committed_step, run.status) == (10, RunStatus.DONE)
 
 

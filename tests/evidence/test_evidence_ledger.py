@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from attribution_engine.evidence import Thresholds
+from db.catalog import DocumentRecord, TargetRecord, add_targets, create_run, upsert_corpus
 from db.evidence import (
     EvidenceRecord,
     evidence_frame,
@@ -20,13 +21,6 @@ from db.evidence import (
     write_evidence,
 )
 from db.models import RunKind, TargetOrigin
-from db.repository import (
-    DocumentRecord,
-    TargetRecord,
-    add_targets,
-    create_run,
-    upsert_corpus,
-)
 from db.session import make_sessionmaker, session_scope
 from provenance import evidence as gather
 from provenance.evidence import ensure_evidence, evidence_version, fill_evidence

@@ -168,7 +168,7 @@ ARRAYS = (
 
 def check_ledger(url: str, run_id: str, total: int, every: int) -> int:
     """The ledger is at a commit point, holds exactly its committed steps, all finite."""
-    from db.repository import unpack_visits
+    from db.values import unpack_visits
 
     committed, _, _ = run_state(url, run_id)
     assert committed % every == 0 or committed == total

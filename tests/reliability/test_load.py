@@ -4,7 +4,7 @@ committed state (never a half-written commit), and the p95 read latency is repor
 
 The writer commits as provenance.ledger_writer does (absolute document values, a snapshot,
 visits, efficiency points and the committed step in one transaction); the readers call the
-app's reads (db/overview.py, db/repository.py) in read sessions, as app/data.py does.
+app's reads (db/catalog.py, db/rankings.py) in read sessions, as app/data.py does.
 Fast: 3 s per database; full: 60 s per database (the issue's figure). tests/db/
 test_ledger_concurrency.py covers the bulk value write alone.
 """
@@ -20,23 +20,25 @@ import numpy as np
 from reliability_helpers import full
 from sqlalchemy import select
 
-from db import overview, repository
-from db.models import Run, RunKind, TargetOrigin
-from db.repository import (
+from db import catalog, rankings
+from db.catalog import (
     DocumentRecord,
-    EfficiencyRecord,
     TargetRecord,
     add_targets,
     create_run,
     document_ids,
     upsert_corpus,
+)
+from db.models import Run, RunKind, TargetOrigin
+from db.schema import upgrade
+from db.session import make_engine, make_sessionmaker, session_scope
+from db.values import (
+    EfficiencyRecord,
     write_document_values,
     write_efficiency,
     write_snapshots,
     write_visits,
 )
-from db.schema import upgrade
-from db.session import make_engine, make_sessionmaker, session_scope
 
 N_READERS = 8
 N_DOCUMENTS = 2_000
@@ -87,16 +89,16 @@ def _commit(write, ids: np.ndarray, step: int, rng: np.random.Generator) -> None
 
 
 READS = {
-    "totals": lambda s, doc: overview.totals(s),
-    "list_runs": lambda s, doc: overview.list_runs(s),
-    "list_targets": lambda s, doc: overview.list_targets(s, "r1"),
-    "top_documents": lambda s, doc: repository.top_documents(s, "r1", "t1", 50),
-    "rollup": lambda s, doc: overview.rollup(s, "r1", "t1", "source"),
-    "trajectories": lambda s, doc: repository.trajectories(s, "r1", "t2"),
-    "efficiency_check": lambda s, doc: overview.efficiency_check(s, "r1", "t1"),
-    "document_detail": lambda s, doc: overview.document_detail(s, "r1", doc),
-    "document_contributions": lambda s, doc: repository.document_contributions(s, "r1", doc),
-    "negative_documents": lambda s, doc: repository.negative_documents(s, "r1"),
+    "totals": lambda s, doc: catalog.totals(s),
+    "list_runs": lambda s, doc: catalog.list_runs(s),
+    "list_targets": lambda s, doc: catalog.list_targets(s, "r1"),
+    "top_documents": lambda s, doc: rankings.top_documents(s, "r1", "t1", 50),
+    "rollup": lambda s, doc: rankings.rollup(s, "r1", "t1", "source"),
+    "trajectories": lambda s, doc: rankings.trajectories(s, "r1", "t2"),
+    "efficiency_check": lambda s, doc: rankings.efficiency_check(s, "r1", "t1"),
+    "document_detail": lambda s, doc: catalog.document_detail(s, "r1", doc),
+    "document_contributions": lambda s, doc: rankings.document_contributions(s, "r1", doc),
+    "negative_documents": lambda s, doc: rankings.negative_documents(s, "r1"),
 }
 
 

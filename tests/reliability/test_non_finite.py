@@ -118,18 +118,18 @@ def test_the_ledger_refuses_non_finite_values(tmp_path):
     """The last line of defence: the repository rejects NaN/Inf values outright."""
     import hashlib
 
-    from db.models import RunKind, TargetOrigin
-    from db.repository import (
+    from db.catalog import (
         DocumentRecord,
         TargetRecord,
         add_targets,
         create_run,
         document_ids,
-        top_documents,
         upsert_corpus,
-        write_document_values,
     )
+    from db.models import RunKind, TargetOrigin
+    from db.rankings import top_documents
     from db.session import session_scope
+    from db.values import write_document_values
 
     factory = open_ledger(f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
     docs = [

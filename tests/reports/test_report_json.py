@@ -10,7 +10,9 @@ import random
 import pytest
 from sqlalchemy import func, select
 
+from attribution_engine.train_config import TrainConfig
 from db.models import EmbeddingRow, EvidenceRow, Report
+from provenance.recipe import Recipe
 from provenance.reports import build, canonical, failed, sha256, verify
 
 
@@ -162,10 +164,26 @@ def test_evidence_command_fills_the_ledger_for_every_target(ledgered):
 def test_method_names_the_values_the_run_computed(optimizer, accounting, values, adam_note):
     """The report's method says which update the values credit: a run under AdamW with the SGD
     proxy must not be described as Adam-aware (recipes before the option read as auto)."""
-    config = {"optimizer": optimizer, "order": 1, "accounting": accounting}
-    method = build._method({"config": config})
+    config = TrainConfig(optimizer=optimizer, order=1, accounting=accounting)
+    method = build.method_of(config, config.resolved_accounting().value)
     assert method["values"].startswith(values)
     assert any("Adam-aware" in a for a in method["approximations"]) == adam_note
-    if accounting == "auto":
-        del config["accounting"]
-        assert build._method({"config": config}) == method
+    if accounting == "auto":  # a version-1 recipe without the option reads as auto
+        raw = {"optimizer": optimizer, "order": 1}
+        old = Recipe.from_json(_version_1_recipe(raw))
+        assert build.method_of(old.config, old.accounting) == method
+
+
+def _version_1_recipe(config: dict) -> dict:
+    return {
+        "run_id": "r",
+        "kind": "train",
+        "created": "2026-01-01T00:00:00+00:00",
+        "config": config,
+        "model": "tiny-gpt2",
+        "corpus": {"path": "c.jsonl", "sha256": "0" * 64, "documents": 1},
+        "tokenizer_sha256": "1" * 64,
+        "initial_weights_sha256": "2" * 64,
+        "reference": {"kind": "other_targets", "doc_ids": [], "texts": []},
+        "targets": [],
+    }

@@ -1,0 +1,115 @@
+"""Everything one report shows, read once: from the ledger (public db functions only), the run
+directory when at hand, and the environment. `build.build_report` is a pure function of it.
+
+Values are in nats; positive = the document lowered the target's loss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.catalog import (
+    CorpusInfo,
+    DocumentDetail,
+    RunInfo,
+    TargetInfo,
+    document_hashes,
+    documents,
+    get_run,
+    get_target,
+    run_corpus,
+)
+from db.evidence import EvidenceRecord
+from db.rankings import efficiency_series, rollup, top_documents, trajectories
+from db.session import read_only, session_scope
+from provenance.evidence import ensure_evidence, evidence_method, fill_evidence
+from provenance.recipe import Recipe
+from provenance.reports.manifest import RunFiles, read_run_files
+
+TOP_K = 10  # contributors and harmful documents shown, each with its evidence
+ROLLUP_FIELDS = ("source", "author", "license")
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    """One (run, target) report's data. `top` and `bottom` are `db.rankings.top_documents`
+    frames (the k highest by specific value, and the k lowest of those below zero)."""
+
+    k: int
+    run: RunInfo
+    recipe: Recipe
+    parent: RunInfo | None
+    target: TargetInfo
+    top: pd.DataFrame
+    bottom: pd.DataFrame
+    documents: dict[str, DocumentDetail]  # the shown documents, by doc_key
+    evidence: dict[str, EvidenceRecord]  # of the shown documents that have it
+    efficiency: pd.DataFrame  # `db.rankings.efficiency_series` rows of this target
+    rollups: dict[str, pd.DataFrame]  # `db.rankings.rollup` of this target, by field
+    trajectories: pd.DataFrame
+    corpus: CorpusInfo | None
+    corpus_documents: list[tuple[str, str]]  # (doc_key, SHA-256), sorted
+    evidence_method: dict
+    files: RunFiles
+
+
+def shown(session: Session, run_key: str, target_key: str, k: int):
+    """(contributors, harmful documents): the k highest by specific value, and the k lowest
+    of those below zero."""
+    top = top_documents(session, run_key, target_key, k, by="specific")
+    bottom = top_documents(session, run_key, target_key, k, by="specific", ascending=True)
+    return top, bottom[bottom["value"] < 0]
+
+
+def fill_report_evidence(
+    factory: sessionmaker[Session], run_key: str, target_key: str, k: int = TOP_K
+) -> None:
+    """Compute the evidence a report of (run, target) will show, outside any write transaction
+    (`fill_evidence`), so that reading the report's input afterwards only reads it."""
+    with session_scope(read_only(factory)) as session:
+        top, bottom = shown(session, run_key, target_key, k)
+    fill_evidence(
+        factory, run_key, target_key, top["doc_key"].tolist() + bottom["doc_key"].tolist()
+    )
+
+
+def read_report_input(
+    session: Session,
+    run_key: str,
+    target_key: str,
+    *,
+    run_dir: Path | None = None,
+    k: int = TOP_K,
+    compute_evidence: bool = True,
+) -> ReportInput:
+    """Read one report's input. Evidence missing from the ledger is computed and stored in
+    the session's transaction (compute_evidence=False leaves it out instead, as `verify`
+    does). RecipeError when the run's stored recipe cannot be read."""
+    run = get_run(session, run_key)
+    recipe = Recipe.from_json(run.recipe, where=f"the ledger's recipe of run {run_key!r}")
+    target = get_target(session, run_key, target_key)
+    top, bottom = shown(session, run_key, target_key, k)
+    keys = top["doc_key"].tolist() + bottom["doc_key"].tolist()
+    efficiency = efficiency_series(session, run_key)
+    return ReportInput(
+        k=k,
+        run=run,
+        recipe=recipe,
+        parent=get_run(session, run.parent_run_key) if run.parent_run_key else None,
+        target=target,
+        top=top,
+        bottom=bottom,
+        documents=documents(session, run_key, keys),
+        evidence=ensure_evidence(session, run_key, target_key, keys, compute=compute_evidence),
+        efficiency=efficiency[efficiency["target_key"] == target_key],
+        rollups={field: rollup(session, run_key, target_key, field) for field in ROLLUP_FIELDS},
+        trajectories=trajectories(session, run_key, target_key),
+        corpus=run_corpus(session, run_key),
+        corpus_documents=document_hashes(session, run_key),
+        evidence_method=evidence_method(),
+        files=read_run_files(run_dir, Path(recipe.corpus.path)),
+    )
