@@ -1,1 +1,1 @@
-"""The Streamlit application: thin pages over the ledger (issue 5)."""
+"""The Streamlit pages and their widgets: thin pages over provenance/ and the ledger."""

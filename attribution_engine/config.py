@@ -50,7 +50,8 @@ class AttributionConfig:
     order: int = 1
     # Adam-aware under Adam ranked planted sources far better than the SGD proxy (DESIGN 2.4).
     accounting: Accounting = Accounting.AUTO
-    # Exact is what the math defines; FACTORED is an opt-in speed trade (docs/engine.md).
+    # Exact is what the math defines; FACTORED is an opt-in speed trade, measured by
+    # benchmarks/factored_vs_exact.py (attribution_engine/README.md).
     preconditioner: Preconditioner = Preconditioner.EXACT
     # Sequence lengths change between calls, so the cheapest strategy is chosen per call.
     strategy: Strategy = Strategy.AUTO

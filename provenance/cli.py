@@ -334,7 +334,7 @@ def _db(args: argparse.Namespace) -> None:
 
 
 def _top(args: argparse.Namespace) -> None:
-    from db.repository import top_documents
+    from db.rankings import top_documents
     from db.session import session_scope
 
     with session_scope(_ledger(args)) as session:

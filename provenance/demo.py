@@ -55,7 +55,7 @@ def run(out: Path, ledger_url: str, steps: int = RECIPE.steps, seed: int = 0, to
     ]
     targets_path = out / f"{run_id}-generations.jsonl"
     write_targets(targets, targets_path)
-    replay_id = runs.attribute(run_id, targets_path, out, ledger=ledger)
+    replay_id = runs.attribute(run_id, targets, out, ledger=ledger)
     summary = runs.read_summary(out, replay_id)
     verdict = (
         "verified: same model"

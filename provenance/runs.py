@@ -202,7 +202,7 @@ def execute(
     rows, batch, schedule = run.rows, run.targets, run.schedule
     writer = None
     if ledger is not None:
-        writer = LedgerWriter(ledger, recipe.to_json(), [row.doc_id for row in rows])
+        writer = LedgerWriter(ledger, recipe, [row.doc_id for row in rows])
         writer.register(run.corpus)
     optimizer = make_optimizer(model, config)
     if progress:
