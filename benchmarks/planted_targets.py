@@ -10,7 +10,7 @@ falling similarity to the source:
 - topic:      a different paragraph on a similar subject (same field, other facts).
 
 The texts are original (not taken from other addresses) so that no other corpus paragraph is
-a near copy of a target by construction; `tests/fidelity` checks the verbatim ones are exact
+a near copy of a target by construction; `tests/benchmarks` checks the verbatim ones are exact
 substrings of their source.
 """
 

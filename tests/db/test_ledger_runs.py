@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from synthetic import train_args, write_corpus
 
 from attribution_engine.document_values import document_values
 from db.catalog import find_run, get_run
@@ -22,9 +23,6 @@ from db.session import make_engine, make_sessionmaker, session_scope
 from db.values import read_visits
 from provenance.recipe import Recipe
 from provenance.windows import window_values
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from test_runs import train_args, write_corpus
 
 
 def cli(*args: str) -> subprocess.Popen:

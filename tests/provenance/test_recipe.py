@@ -1,16 +1,16 @@
 """The typed Recipe: one load/save, versioned, and version-1 files (written by the code before
 it, tests/provenance/data/recipe_v1.json) read through the one compatibility path."""
 
-import dataclasses
 import json
 import shutil
 from pathlib import Path
 
 import pytest
+from recipes import make_recipe
 
 from attribution_engine.targets import TargetText
 from attribution_engine.train_config import TrainConfig
-from provenance.recipe import VERSION, CorpusRecord, Parent, Recipe, RecipeError, Reference
+from provenance.recipe import VERSION, Parent, Recipe, RecipeError
 
 DATA = Path(__file__).parent / "data"
 
@@ -58,20 +58,7 @@ def test_save_then_load_gives_the_same_recipe_at_the_current_version(tmp_path):
 
 
 def test_a_recipe_of_a_newer_version_or_with_a_missing_field_is_refused_by_name(tmp_path):
-    recipe = Recipe(
-        run_id="r",
-        kind="train",
-        created="now",
-        config=TrainConfig(),
-        model="tiny-gpt2",
-        corpus=CorpusRecord("/c.jsonl", "0" * 64, 1, (), False, ()),
-        tokenizer_sha256="t",
-        initial_weights_sha256="w",
-        reference=Reference("other_targets", (), ()),
-        targets=(),
-        accounting="adam",
-        total_steps=3,
-    )
+    recipe = make_recipe()
     with pytest.raises(RecipeError, match="version 99"):
         Recipe.from_json({**recipe.to_json(), "version": 99}, where="x/recipe.json")
     broken = recipe.to_json()
@@ -80,4 +67,3 @@ def test_a_recipe_of_a_newer_version_or_with_a_missing_field_is_refused_by_name(
         Recipe.from_json(broken, where="x/recipe.json")
     with pytest.raises(RecipeError, match="JSON object"):
         Recipe.from_json([], where="x/recipe.json")
-    assert dataclasses.replace(recipe, total_steps=4) != recipe

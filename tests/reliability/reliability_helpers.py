@@ -10,9 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from test_runs import write_corpus  # noqa: F401  (re-exported: the run tests' corpus)
+from synthetic import write_corpus  # noqa: F401  (re-exported: the run tests' corpus)
 
 # Fast and full tests share the run recipe: 54 training documents, 8 rows a step.
 STEPS, EVERY = 12, 2

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from test_tokenizer import corpus
+from synthetic import sentences
 
 from attribution_engine.generate import Generation, generate, sample_seed
 from attribution_engine.models import TinyGPT2Config, tiny_gpt2
@@ -14,7 +14,7 @@ PROMPTS = ["The keeper", "A baker crossed", ""]
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    return train_bpe_tokenizer(corpus(), vocab_size=320)
+    return train_bpe_tokenizer(sentences(), vocab_size=320)
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def test_never_exceeds_the_context(model, tokenizer, monkeypatch):
         return output
 
     monkeypatch.setattr(model, "generate", spy)
-    ids = tokenizer.encode(" ".join(corpus(10)), add_special_tokens=False)
+    ids = tokenizer.encode(" ".join(sentences(10)), add_special_tokens=False)
     fits = tokenizer.decode(ids[: CONTEXT - 2])
     assert len(tokenizer.encode(fits)) == CONTEXT - 2
     # Two tokens of room: asking for 48 is clipped to 2 (GPT-2 fails past n_positions).

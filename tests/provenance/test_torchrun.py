@@ -2,17 +2,16 @@
 runs the same global batches: `provenance train --nproc 2` against `provenance train`."""
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from recipes import make_recipe
 from safetensors.torch import load_file
-from test_runs import write_corpus
+from synthetic import run_cli, write_corpus
 
+from attribution_engine.train_config import TrainConfig
 from db.schema import open_ledger
 from provenance import runs
 from provenance.torchrun import launch
@@ -27,16 +26,7 @@ def _train(tmp_path: Path, out: str, *extra: str) -> Path:
     args = ["train", "--corpus", str(corpus), "--targets", str(targets), "--out", str(out)]
     args += ["--steps", "5", "--batch-rows", "3", "--accumulation", "2", "--lr", "3e-3"]
     args += ["--order", "2", "--checkpoint-every", "2", "--quiet", *extra]
-    done = subprocess.run(
-        [sys.executable, "-m", "provenance.cli", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    run_id = done.stdout.strip().splitlines()[-1]
+    run_id = run_cli(*args, timeout=300)
     return Path(out) / "runs" / run_id
 
 
@@ -92,6 +82,6 @@ def _ledger_total(path: Path, run_id: str) -> float:
 
 
 def test_nproc_must_divide_the_micro_batches(tmp_path):
-    (tmp_path / "recipe.json").write_text(json.dumps({"config": {"accumulation": 3}}))
+    make_recipe(config=TrainConfig(accumulation=3)).save(tmp_path)
     with pytest.raises(ValueError, match="--accumulation must be a multiple of --nproc"):
         launch(tmp_path, nproc=2)

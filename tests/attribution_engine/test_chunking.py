@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from test_tokenizer import corpus
+from synthetic import sentences
 
 from attribution_engine.chunking import Row, chunk_documents, collate, encode_targets
 from attribution_engine.objective import IGNORE_INDEX, predicted_counts, validate_rows
@@ -11,13 +11,13 @@ from attribution_engine.tokenizer import train_bpe_tokenizer
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    return train_bpe_tokenizer(corpus(), vocab_size=320)
+    return train_bpe_tokenizer(sentences(), vocab_size=320)
 
 
 def _documents(n: int) -> list[tuple[str, str]]:
     """Documents of 1 to 12 sentences, so lengths straddle several context sizes."""
-    sentences = corpus(200, seed=2)
-    return [(f"doc-{i}", " ".join(sentences[i : i + 1 + i % 12])) for i in range(n)]
+    pool = sentences(200, seed=2)
+    return [(f"doc-{i}", " ".join(pool[i : i + 1 + i % 12])) for i in range(n)]
 
 
 @pytest.mark.parametrize("context", [2, 3, 7, 16, 64])
@@ -39,7 +39,7 @@ def test_chunks_reassemble_each_document(tokenizer, context):
 
 
 def test_a_one_token_tail_is_dropped_only_when_other_chunks_exist(tokenizer):
-    text = corpus(1)[0]
+    text = sentences(1)[0]
     n = len(tokenizer.encode(text, add_special_tokens=False))  # n + 1 tokens with eos
     rows = chunk_documents([("a", text), ("empty", "")], tokenizer, context=n)
     assert [(row.doc_id, len(row.input_ids)) for row in rows] == [("a", n), ("empty", 1)]
@@ -88,7 +88,7 @@ def test_encode_targets_masks_prompts_and_pads(tokenizer):
 
 
 def test_encode_targets_errors(tokenizer):
-    long_text = " ".join(corpus(5))
+    long_text = " ".join(sentences(5))
     length = len(tokenizer.encode(long_text, add_special_tokens=False))
     with pytest.raises(ValueError, match=f"target 1 is {length} tokens .* shorten"):
         encode_targets(["fine text", long_text], [None, None], tokenizer, context=length - 1)

@@ -12,104 +12,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from synthetic import run_cli, train_args, write_corpus
 
 from provenance import cli
-
-WORDS = [
-    "river",
-    "harbour",
-    "engine",
-    "treaty",
-    "wheat",
-    "railway",
-    "lantern",
-    "copper",
-    "senate",
-    "frontier",
-    "tariff",
-    "canal",
-    "mill",
-    "cotton",
-    "navy",
-    "budget",
-    "school",
-    "clerk",
-    "valley",
-    "winter",
-    "bridge",
-    "ledger",
-    "market",
-    "village",
-    "coast",
-    "garden",
-    "letter",
-    "council",
-    "doctor",
-    "soldier",
-    "farmer",
-    "printer",
-    "silver",
-    "timber",
-    "quarry",
-    "orchard",
-    "mayor",
-]
-
-
-def write_corpus(path: Path, n_docs: int = 60, seed: int = 0) -> list[dict]:
-    """Distinct synthetic documents: each a shuffled sentence of 30 words with its own marker."""
-    rng = random.Random(seed)
-    docs = []
-    for i in range(n_docs):
-        words = [rng.choice(WORDS) for _ in range(30)]
-        docs.append(
-            {
-                "id": f"doc-{i:03d}",
-                "text": " ".join(words) + f" number {i}.",
-                "source": f"author-{i % 7}",
-            }
-        )
-    path.write_text("".join(json.dumps(d) + "\n" for d in docs))
-    return docs
-
-
-def run_cli(*args: str) -> str:
-    """Run the CLI in a subprocess (as a user would) and return its last stdout line."""
-    done = subprocess.run(
-        [sys.executable, "-m", "provenance.cli", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout.strip().splitlines()[-1]
 
 
 @pytest.fixture
 def corpus(tmp_path: Path) -> tuple[Path, list[dict]]:
     path = tmp_path / "corpus.jsonl"
     return path, write_corpus(path)
-
-
-def train_args(corpus_path: Path, out: Path, *extra: str) -> list[str]:
-    return [
-        "train",
-        "--corpus",
-        str(corpus_path),
-        "--out",
-        str(out),
-        "--steps",
-        "30",
-        "--batch-rows",
-        "8",
-        "--lr",
-        "3e-3",
-        "--checkpoint-every",
-        "5",
-        "--quiet",
-        *extra,
-    ]
 
 
 def results(out: Path, run_id: str) -> dict:

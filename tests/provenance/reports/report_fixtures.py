@@ -7,15 +7,13 @@ the target copies one document, so the top contributor is a verbatim source.
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from synthetic import write_corpus
+
 from db.session import make_engine, make_sessionmaker
 from provenance.cli import main
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from test_runs import write_corpus
 
 INJECTED = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 

@@ -1,8 +1,7 @@
 """Byte-level BPE: deterministic training, exact round trips, a hash stable across save/load."""
 
-import random
-
 import pytest
+from synthetic import sentences
 
 from attribution_engine.tokenizer import (
     EOS_TOKEN,
@@ -12,31 +11,17 @@ from attribution_engine.tokenizer import (
     train_bpe_tokenizer,
 )
 
-SUBJECTS = ["The keeper", "A baker", "The river", "Our ferry", "The old clock", "Each bee"]
-VERBS = ["watched", "carried", "measured", "followed", "remembered", "crossed"]
-OBJECTS = ["the northern cape", "warm bread", "the valley stones", "the harbour lights"]
-ENDINGS = ["at night.", "before dawn.", "every spring.", "without a word.", "for years."]
-
-
-def corpus(n: int = 300, seed: int = 0) -> list[str]:
-    """`n` short English sentences built from fixed word lists (no data files needed)."""
-    rng = random.Random(seed)
-    return [
-        " ".join(rng.choice(words) for words in (SUBJECTS, VERBS, OBJECTS, ENDINGS))
-        for _ in range(n)
-    ]
-
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    return train_bpe_tokenizer(corpus(), vocab_size=400)
+    return train_bpe_tokenizer(sentences(), vocab_size=400)
 
 
 def test_training_is_deterministic(tokenizer):
-    again = train_bpe_tokenizer(corpus(), vocab_size=400)
+    again = train_bpe_tokenizer(sentences(), vocab_size=400)
     assert tokenizer_sha256(again) == tokenizer_sha256(tokenizer)
     assert again.get_vocab() == tokenizer.get_vocab()
-    other = train_bpe_tokenizer(corpus(seed=1)[:50], vocab_size=400)
+    other = train_bpe_tokenizer(sentences(seed=1)[:50], vocab_size=400)
     assert tokenizer_sha256(other) != tokenizer_sha256(tokenizer)
 
 
@@ -65,7 +50,7 @@ def test_any_text_round_trips(tokenizer, text):
 
 
 def test_merges_compress_the_training_text(tokenizer):
-    text = corpus()[0]
+    text = sentences()[0]
     assert len(tokenizer.encode(text)) < len(text.encode("utf-8")) / 2
 
 
@@ -91,7 +76,7 @@ def test_hash_sees_special_token_changes(tokenizer, tmp_path):
 
 def test_clear_errors(tmp_path):
     with pytest.raises(ValueError, match="at least"):
-        train_bpe_tokenizer(corpus(), vocab_size=100)
+        train_bpe_tokenizer(sentences(), vocab_size=100)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_tokenizer(tmp_path / "missing")
     with pytest.raises(FileNotFoundError, match=r"no tokenizer\.json"):

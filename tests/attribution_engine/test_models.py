@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 import torch
-from test_tokenizer import corpus
+from synthetic import sentences
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from attribution_engine.chunking import chunk_documents, collate
@@ -18,7 +18,7 @@ SMALL = TinyGPT2Config(n_layer=1, n_embd=32, n_head=2, n_positions=32)
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    return train_bpe_tokenizer(corpus(), vocab_size=320)
+    return train_bpe_tokenizer(sentences(), vocab_size=320)
 
 
 def test_tiny_gpt2_is_a_function_of_its_seed():
@@ -43,7 +43,7 @@ def test_tiny_gpt2_config():
 
 def test_eager_and_sdpa_agree_in_the_engine(tokenizer):
     """Both attention kernels compute the same model, and the engine scores either."""
-    rows = chunk_documents([(str(i), t) for i, t in enumerate(corpus(6))], tokenizer, 16)
+    rows = chunk_documents([(str(i), t) for i, t in enumerate(sentences(6))], tokenizer, 16)
     batch, targets = collate(rows[:4], 0), collate(rows[4:6], 0)
     values = {}
     for kernel in ("eager", "sdpa"):

@@ -13,7 +13,7 @@ from attribution_engine.ghost import Scale, parameter_values
 from attribution_engine.objective import predicted_counts, row_loss_sums
 from attribution_engine.step import target_pass
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("overhead", ROOT / "benchmarks/overhead.py")
 bench = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(bench)

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import ProgrammingError
-from test_runs import write_corpus
+from synthetic import write_corpus
 
 from attribution_engine.train_config import TrainConfig
 from db import jobs
