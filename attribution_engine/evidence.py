@@ -57,10 +57,11 @@ class Thresholds:
     verbatim_min_fraction: float = 0.5
     # ... of at least this many words (shorter shared runs are common phrases).
     verbatim_short_min_words: int = 6
-    # all-MiniLM-L6-v2 cosine, measured in tests/attribution_engine/test_evidence.py:
-    # hand-written paraphrases of a speech sentence 0.41-0.65 (idioms such as "nest eggs"
-    # score lowest), one topic with other content 0.29-0.39, unrelated text 0.07, the verbatim sentence 0.77. Embeddings miss negation: a
-    # contradiction of the sentence scored 0.83, so a paraphrase label is not agreement.
+    # all-MiniLM-L6-v2 cosine, measured in tests/attribution_engine/test_evidence.py: hand-written
+    # paraphrases of a speech sentence 0.41-0.65 (idioms such as "nest eggs" score lowest), one
+    # topic with other content 0.29-0.39, unrelated text 0.07, the verbatim sentence 0.77.
+    # Embeddings miss negation: a contradiction of the sentence scored 0.83, so a paraphrase label
+    # is not agreement.
     paraphrase_min_similarity: float = 0.55
     # Word n-grams for the overlap: 5 words share little by chance yet survive light edits.
     ngram: int = 5
