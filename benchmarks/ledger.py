@@ -7,14 +7,13 @@ documents in one transaction, then each target's absolute values in a transactio
 (one `write_document_values` each). Then `top_documents(k=50)` for a random target, each query
 in its own session as the UI would issue it; p50 and p95 of the wall time are reported.
 
-    .venv/bin/python benchmarks/ledger.py                      # 1,000,000 documents x 20 targets
-    .venv/bin/python benchmarks/ledger.py --documents 50000    # seconds
+    .venv/bin/python -m benchmarks.ledger                      # 1,000,000 documents x 20 targets
+    .venv/bin/python -m benchmarks.ledger --documents 50000    # seconds
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -26,15 +25,9 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import create_engine, text
 
-from db.catalog import (
-    DocumentRecord,
-    TargetRecord,
-    add_targets,
-    create_run,
-    document_ids,
-    upsert_corpus,
-)
-from db.models import RunKind, TargetOrigin
+from benchmarks.ledger_seed import document, seed_ledger
+from db.catalog import TargetRecord
+from db.models import TargetOrigin
 from db.rankings import top_documents
 from db.schema import upgrade
 from db.session import make_engine, make_sessionmaker, safe_url, session_scope
@@ -50,22 +43,24 @@ def run_backend(url: str, n_documents: int, n_targets: int, n_queries: int, seed
     rng = np.random.default_rng(seed)
 
     docs = [
-        DocumentRecord(
-            doc_key=f"doc-{i:08d}",
-            text=f"document {i}",
-            sha256=hashlib.sha256(str(i).encode()).hexdigest(),
+        document(
+            f"doc-{i:08d}",
+            f"document {i}",
             source=SOURCES[i % len(SOURCES)],
             title=f"Document {i}",
         )
         for i in range(n_documents)
     ]
+    keys = [f"t{j:02d}" for j in range(n_targets)]
     start = time.perf_counter()
-    with session_scope(write) as session:
-        corpus = upsert_corpus(session, "b" * 64, "bench.jsonl", docs)
-        create_run(session, "bench", RunKind.TRAIN, {}, corpus_id=corpus.id)
-        keys = [f"t{j:02d}" for j in range(n_targets)]
-        add_targets(session, "bench", [TargetRecord(k, k, TargetOrigin.FILE) for k in keys])
-        ids = np.fromiter(document_ids(session, corpus.id).values(), dtype=np.int64)
+    ids = seed_ledger(
+        write,
+        docs,
+        [TargetRecord(k, k, TargetOrigin.FILE) for k in keys],
+        run_key="bench",
+        corpus_sha256="b" * 64,
+        corpus_path="bench.jsonl",
+    )
     documents_s = time.perf_counter() - start
 
     start, cpu_start = time.perf_counter(), time.process_time()

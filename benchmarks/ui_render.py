@@ -10,43 +10,28 @@ renders app/views/attribution.py under Streamlit's AppTest:
 AppTest runs the script and serialises every element as the server does; the browser's own
 drawing is not included.
 
-    .venv/bin/python benchmarks/ui_render.py [--documents 100000] [--repeats 3]
+    .venv/bin/python -m benchmarks.ui_render [--documents 100000] [--repeats 3]
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.ledger_seed import document, seed_ledger
+from db.catalog import TargetRecord
+from db.models import TargetOrigin
+from db.schema import upgrade
+from db.session import make_engine, make_sessionmaker, session_scope
+from db.values import EfficiencyRecord, write_document_values, write_efficiency, write_snapshots
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from db.catalog import (  # noqa: E402
-    DocumentRecord,
-    TargetRecord,
-    add_targets,
-    create_run,
-    document_ids,
-    upsert_corpus,
-)
-from db.models import RunKind, TargetOrigin  # noqa: E402
-from db.schema import upgrade  # noqa: E402
-from db.session import make_engine, make_sessionmaker, session_scope  # noqa: E402
-from db.values import (  # noqa: E402
-    EfficiencyRecord,
-    write_document_values,
-    write_efficiency,
-    write_snapshots,
-)
-
 RUN = "bench-run"
 TARGETS = ("target-a", "target-b")
 SOURCES = 50
@@ -59,10 +44,9 @@ def seed(url: str, n: int, seed_: int = 0) -> float:
     factory = make_sessionmaker(engine, write=True)
     rng = np.random.default_rng(seed_)
     docs = [
-        DocumentRecord(
-            doc_key=f"doc-{i:06d}",
-            text=f"Document {i} text. " * 20,
-            sha256=hashlib.sha256(str(i).encode()).hexdigest(),
+        document(
+            f"doc-{i:06d}",
+            f"Document {i} text. " * 20,
             source=f"source-{i % SOURCES}",
             author=f"author-{i % 500}",
             license=("cc-by", "public-domain", "proprietary")[i % 3],
@@ -70,16 +54,17 @@ def seed(url: str, n: int, seed_: int = 0) -> float:
         )
         for i in range(n)
     ]
-    with session_scope(factory) as session:
-        corpus = upsert_corpus(session, "b" * 64, "/bench/corpus.jsonl", docs)
-        create_run(session, RUN, RunKind.TRAIN, {"config": {"steps": 100}}, corpus_id=corpus.id)
-        add_targets(
-            session,
-            RUN,
-            [TargetRecord(t, f"The text of {t}.", TargetOrigin.FILE) for t in TARGETS]
-            + [TargetRecord("reference:doc-000000", "reference", TargetOrigin.REFERENCE)],
-        )
-        ids = np.array(sorted(document_ids(session, corpus.id).values()), dtype=np.int64)
+    targets = [TargetRecord(t, f"The text of {t}.", TargetOrigin.FILE) for t in TARGETS]
+    targets.append(TargetRecord("reference:doc-000000", "reference", TargetOrigin.REFERENCE))
+    ids = seed_ledger(
+        factory,
+        docs,
+        targets,
+        run_key=RUN,
+        steps=100,
+        corpus_sha256="b" * 64,
+        corpus_path="/bench/corpus.jsonl",
+    )
     for target in (*TARGETS, "reference:doc-000000"):
         specific = rng.normal(0, 1e-3, n)
         with session_scope(factory) as session:

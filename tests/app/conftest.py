@@ -7,7 +7,6 @@ contributor by specific value; `doc-noise` is negative for both targets.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,22 +14,14 @@ import numpy as np
 import pytest
 import streamlit as st
 
-from attribution_engine.targets import TargetText
-from attribution_engine.train_config import TINY_MODEL, TrainConfig
-from db.catalog import (
-    DocumentRecord,
-    TargetRecord,
-    add_targets,
-    create_run,
-    document_ids,
-    upsert_corpus,
-)
-from db.models import RunKind, TargetOrigin
+from attribution_engine.train_config import TrainConfig
+from benchmarks.ledger_seed import document, seed_ledger
+from db.catalog import TargetRecord
+from db.models import TargetOrigin
 from db.schema import upgrade
 from db.session import make_engine, make_sessionmaker, session_scope
 from db.values import EfficiencyRecord, write_document_values, write_efficiency, write_snapshots
 from provenance.jobs import TrainJob, enqueue
-from provenance.recipe import CorpusRecord, Recipe, Reference
 
 APP_DIR = Path(__file__).resolve().parents[2] / "app"
 ENTRY = str(APP_DIR / "streamlit_app.py")
@@ -62,73 +53,36 @@ KNOWN_SPECIFIC = [0.50, 0.20, 0.05, 0.02, 0.01, 0.005, -0.30, 0.0]
 OTHER_SPECIFIC = [0.01, 0.00, 0.40, 0.10, 0.02, 0.03, -0.10, 0.0]
 
 
-def fixture_recipe() -> Recipe:
-    """The recipe the fixture run would have been trained with (4 steps of the tiny model)."""
-    config = TrainConfig(steps=4)
-    return Recipe(
-        run_id=RUN,
-        kind="train",
-        created="2026-01-01T00:00:00+00:00",
-        config=config,
-        model=TINY_MODEL,
-        corpus=CorpusRecord("/data/fixture.jsonl", "c" * 64, len(DOCUMENTS), (), False, ()),
-        tokenizer_sha256="1" * 64,
-        initial_weights_sha256="2" * 64,
-        reference=Reference("held_out", ("doc-ref",), ("Reference text for contrast.",)),
-        targets=(
-            TargetText(KNOWN_TARGET, KNOWN_TEXT),
-            TargetText("t-other", "Remember the ladies, and be generous.", "Abigail wrote:"),
-        ),
-        accounting=config.resolved_accounting().value,
-        total_steps=4,
-    )
-
-
-def seed_ledger(url: str) -> None:
-    """Write the fixture run into a fresh ledger at `url` (schema upgraded first)."""
+def seed_fixture_ledger(url: str) -> None:
+    """Write the fixture run (4 steps of the tiny model) into a fresh ledger at `url` (schema
+    upgraded first)."""
     engine = make_engine(url)
     upgrade(engine)
     factory = make_sessionmaker(engine, write=True)
     records = [
-        DocumentRecord(
-            doc_key=key,
-            text=text,
-            sha256=hashlib.sha256(text.encode()).hexdigest(),
-            source=source,
-            author=author,
-            license=license_,
-            title=title,
-        )
+        document(key, text, source=source, author=author, license=license_, title=title)
         for key, source, author, license_, title, text in DOCUMENTS
     ]
+    targets = [
+        TargetRecord(KNOWN_TARGET, KNOWN_TEXT, TargetOrigin.FILE),
+        TargetRecord(
+            "t-other",
+            "Remember the ladies, and be generous.",
+            TargetOrigin.FILE,
+            prompt="Abigail wrote:",
+        ),
+        TargetRecord("reference:doc-ref", "Reference text for contrast.", TargetOrigin.REFERENCE),
+    ]
+    doc_ids = seed_ledger(
+        factory,
+        records,
+        targets,
+        run_key=RUN,
+        steps=4,
+        corpus_sha256="c" * 64,
+        corpus_path="/data/fixture.jsonl",
+    )
     with session_scope(factory) as session:
-        corpus = upsert_corpus(session, "c" * 64, "/data/fixture.jsonl", records)
-        create_run(
-            session,
-            RUN,
-            RunKind.TRAIN,
-            fixture_recipe().to_json(),
-            corpus_id=corpus.id,
-        )
-        add_targets(
-            session,
-            RUN,
-            [
-                TargetRecord(KNOWN_TARGET, KNOWN_TEXT, TargetOrigin.FILE),
-                TargetRecord(
-                    "t-other",
-                    "Remember the ladies, and be generous.",
-                    TargetOrigin.FILE,
-                    prompt="Abigail wrote:",
-                ),
-                TargetRecord(
-                    "reference:doc-ref", "Reference text for contrast.", TargetOrigin.REFERENCE
-                ),
-            ],
-        )
-        ids = document_ids(session, corpus.id)
-        keys = [d[0] for d in DOCUMENTS]
-        doc_ids = np.array([ids[k] for k in keys], dtype=np.int64)
         for target, specific in ((KNOWN_TARGET, KNOWN_SPECIFIC), ("t-other", OTHER_SPECIFIC)):
             spec = np.array(specific)
             write_document_values(session, RUN, target, doc_ids, spec + 0.01, spec)
@@ -163,7 +117,7 @@ def seeded(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The fixture ledger in the data directory, named by the environment as `provenance ui`
     names it; caches cleared so no other test's ledger leaks in."""
     url = f"sqlite:///{data_dir / 'ledger.sqlite3'}"
-    seed_ledger(url)
+    seed_fixture_ledger(url)
     monkeypatch.setenv("PROVENANCE_DATA_DIR", str(data_dir))
     monkeypatch.delenv("PROVENANCE_DB_URL", raising=False)
     st.cache_data.clear()
@@ -188,7 +142,7 @@ def seeded_pg(
     """The fixture ledger on PostgreSQL, named by PROVENANCE_DB_URL (skips without a server,
     fails under CI=true, as the ledger tests do)."""
     url = request.getfixturevalue("fresh_pg_url")
-    seed_ledger(url)
+    seed_fixture_ledger(url)
     monkeypatch.setenv("PROVENANCE_DATA_DIR", str(data_dir))
     monkeypatch.setenv("PROVENANCE_DB_URL", url)
     st.cache_data.clear()

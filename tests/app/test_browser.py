@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.conftest import KNOWN_TARGET, KNOWN_TOP, seed_ledger
+from tests.app.conftest import KNOWN_TARGET, KNOWN_TOP, seed_fixture_ledger
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -58,7 +58,7 @@ def _provenance() -> list[str]:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     data_dir = tmp_path / "provenance-data"
-    seed_ledger(f"sqlite:///{data_dir / 'ledger.sqlite3'}")
+    seed_fixture_ledger(f"sqlite:///{data_dir / 'ledger.sqlite3'}")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "PROVENANCE_DB_URL"}
     log = (tmp_path / "ui.log").open("w")

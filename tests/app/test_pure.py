@@ -21,13 +21,13 @@ from provenance import figures, health, pending, rollups, run_list, serve
 from provenance.cli import _parser
 from provenance.jobs.forms import attribute_job, default, help_text, train_job
 from provenance.uploads import parse_text_box, save_targets
-from tests.app.conftest import KNOWN_TARGET, KNOWN_TOP, RUN, seed_ledger
+from tests.app.conftest import KNOWN_TARGET, KNOWN_TOP, RUN, seed_fixture_ledger
 
 
 @pytest.fixture
 def session(tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
-    seed_ledger(url)
+    seed_fixture_ledger(url)
     engine = make_engine(url)
     with session_scope(make_sessionmaker(engine)) as s:
         yield s

@@ -3,7 +3,6 @@ obviously correct path: plain ORM inserts of DocumentValue rows."""
 
 from __future__ import annotations
 
-import hashlib
 import math
 
 import numpy as np
@@ -11,19 +10,12 @@ import pandas as pd
 import pytest
 from sqlalchemy import event, select
 
-from db.catalog import (
-    DocumentRecord,
-    TargetRecord,
-    add_targets,
-    create_run,
-    document_ids,
-    upsert_corpus,
-)
+from benchmarks.ledger_seed import document, seed_ledger
+from db.catalog import TargetRecord
 from db.models import (
     RANK_INDEXED,
     DocumentValue,
     Run,
-    RunKind,
     Target,
     TargetOrigin,
     value_key,
@@ -53,28 +45,19 @@ AWKWARD = [
 def _ledger(engine, n_documents: int, runs: list[str]) -> np.ndarray:
     """A corpus of n documents, the given runs each with targets t1 and t2; the documents' ids."""
     docs = [
-        DocumentRecord(
-            doc_key=f"d{i:06d}",
-            text=f"text {i}",
-            sha256=hashlib.sha256(f"text {i}".encode()).hexdigest(),
-            source=["news", "books", None][i % 3],
-            title=f"Title {i}",
+        document(
+            f"d{i:06d}", f"text {i}", source=["news", "books", None][i % 3], title=f"Title {i}"
         )
         for i in range(n_documents)
     ]
-    with session_scope(make_sessionmaker(engine, write=True)) as session:
-        corpus = upsert_corpus(session, "e" * 64, "corpus.jsonl", docs)
-        for run_key in runs:
-            create_run(session, run_key, RunKind.TRAIN, {}, corpus_id=corpus.id)
-            add_targets(
-                session,
-                run_key,
-                [
-                    TargetRecord("t1", "one", TargetOrigin.UPLOADED),
-                    TargetRecord("t2", "two", TargetOrigin.FILE),
-                ],
-            )
-        return np.fromiter(document_ids(session, corpus.id).values(), dtype=np.int64)
+    targets = [
+        TargetRecord("t1", "one", TargetOrigin.UPLOADED),
+        TargetRecord("t2", "two", TargetOrigin.FILE),
+    ]
+    write = make_sessionmaker(engine, write=True)
+    for run_key in runs:  # the corpus is written once: the later runs find it by its hash
+        ids = seed_ledger(write, docs, targets, run_key=run_key, corpus_sha256="e" * 64)
+    return ids
 
 
 def _write_slowly(session, run_key: str, target_key: str, ids, raw, specific) -> None:

@@ -7,7 +7,6 @@ The p95 read latency is printed (`pytest -s` shows it).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 import time
@@ -15,15 +14,9 @@ import time
 import numpy as np
 import pytest
 
-from db.catalog import (
-    DocumentRecord,
-    TargetRecord,
-    add_targets,
-    create_run,
-    document_ids,
-    upsert_corpus,
-)
-from db.models import RunKind, TargetOrigin
+from benchmarks.ledger_seed import document, seed_ledger
+from db.catalog import TargetRecord
+from db.models import TargetOrigin
 from db.rankings import top_documents
 from db.session import make_sessionmaker, session_scope
 from db.values import write_document_values
@@ -40,15 +33,10 @@ def _load_seconds() -> float:
 @pytest.fixture
 def loaded(ledger):
     write = make_sessionmaker(ledger, write=True)
-    docs = [
-        DocumentRecord(f"d{i}", f"text {i}", hashlib.sha256(f"text {i}".encode()).hexdigest())
-        for i in range(N_DOCUMENTS)
-    ]
+    docs = [document(f"d{i}", f"text {i}") for i in range(N_DOCUMENTS)]
+    targets = [TargetRecord("t1", "target", TargetOrigin.UPLOADED)]
+    ids = seed_ledger(write, docs, targets, corpus_sha256="a" * 64, corpus_path="load.jsonl")
     with session_scope(write) as session:
-        corpus = upsert_corpus(session, "a" * 64, "load.jsonl", docs)
-        create_run(session, "r1", RunKind.TRAIN, {}, corpus_id=corpus.id)
-        add_targets(session, "r1", [TargetRecord("t1", "target", TargetOrigin.UPLOADED)])
-        ids = np.array(sorted(document_ids(session, corpus.id).values()), dtype=np.int64)
         write_document_values(session, "r1", "t1", ids, np.zeros(len(ids)), np.zeros(len(ids)))
     return ledger, ids
 

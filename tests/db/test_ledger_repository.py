@@ -3,7 +3,6 @@ replace-writes, deterministic ranking."""
 
 from __future__ import annotations
 
-import hashlib
 import math
 
 import numpy as np
@@ -11,6 +10,7 @@ import pandas as pd
 import pytest
 
 from attribution_engine.shapley import specific_values
+from benchmarks.ledger_seed import document, seed_ledger
 from db.catalog import (
     DocumentRecord,
     TargetRecord,
@@ -58,10 +58,9 @@ SPEC_T2 = [-0.1, 0.2, 0.3, -0.4, 0.5, 0.6]
 
 def _docs() -> list[DocumentRecord]:
     return [
-        DocumentRecord(
-            doc_key=f"d{i}",
-            text=f"text {i}",
-            sha256=hashlib.sha256(f"text {i}".encode()).hexdigest(),
+        document(
+            f"d{i}",
+            f"text {i}",
             source=SOURCES[i],
             author=AUTHORS[i],
             license="cc-by" if i % 2 else None,
@@ -76,19 +75,14 @@ def _docs() -> list[DocumentRecord]:
 def filled(ledger):
     """A ledger holding one corpus of 6 documents, run 'r1' with targets t1 and t2, values."""
     write = make_sessionmaker(ledger, write=True)
+    targets = [
+        TargetRecord("t1", "target one", TargetOrigin.UPLOADED),
+        TargetRecord("t2", "target two", TargetOrigin.GENERATED, prompt="p"),
+    ]
+    order = seed_ledger(
+        write, _docs(), targets, corpus_sha256="f" * 64, corpus_path="corpus.jsonl", n_chunks=6
+    )
     with session_scope(write) as session:
-        corpus = upsert_corpus(session, "f" * 64, "corpus.jsonl", _docs(), n_chunks=6)
-        create_run(session, "r1", RunKind.TRAIN, {"lr": 3e-4}, corpus_id=corpus.id)
-        add_targets(
-            session,
-            "r1",
-            [
-                TargetRecord("t1", "target one", TargetOrigin.UPLOADED),
-                TargetRecord("t2", "target two", TargetOrigin.GENERATED, prompt="p"),
-            ],
-        )
-        ids = document_ids(session, corpus.id)
-        order = [ids[f"d{i}"] for i in range(6)]
         write_document_values(session, "r1", "t1", order, RAW_T1, SPEC_T1)
         write_document_values(session, "r1", "t2", order, RAW_T2, SPEC_T2)
     return write, make_sessionmaker(ledger), order

@@ -4,14 +4,14 @@ pair once."""
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 
 import numpy as np
 import pytest
 
 from attribution_engine.evidence import Thresholds
-from db.catalog import DocumentRecord, TargetRecord, add_targets, create_run, upsert_corpus
+from benchmarks.ledger_seed import document, seed_ledger
+from db.catalog import TargetRecord
 from db.evidence import (
     EvidenceRecord,
     evidence_frame,
@@ -20,7 +20,7 @@ from db.evidence import (
     store_embeddings,
     write_evidence,
 )
-from db.models import RunKind, TargetOrigin
+from db.models import TargetOrigin
 from db.session import make_sessionmaker, session_scope
 from provenance import evidence as gather
 from provenance.evidence import ensure_evidence, evidence_version, fill_evidence
@@ -36,13 +36,9 @@ TARGET = "That winter the harbour froze early, so the fishing boats stayed in po
 @pytest.fixture
 def factory(ledger):
     factory = make_sessionmaker(ledger, write=True)
-    with session_scope(factory) as session:
-        docs = [
-            DocumentRecord(k, t, hashlib.sha256(t.encode()).hexdigest()) for k, t in TEXTS.items()
-        ]
-        corpus = upsert_corpus(session, "c" * 64, "corpus.jsonl", docs)
-        create_run(session, "run", RunKind.TRAIN, {}, corpus_id=corpus.id)
-        add_targets(session, "run", [TargetRecord("t", TARGET, TargetOrigin.UPLOADED)])
+    docs = [document(k, t) for k, t in TEXTS.items()]
+    targets = [TargetRecord("t", TARGET, TargetOrigin.UPLOADED)]
+    seed_ledger(factory, docs, targets, run_key="run", corpus_sha256="c" * 64)
     return factory
 
 

@@ -6,10 +6,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from recipes import make_recipe
 
 from attribution_engine.targets import TargetText
 from attribution_engine.train_config import TrainConfig
+from benchmarks.ledger_seed import make_recipe
 from provenance.recipe import VERSION, Parent, Recipe, RecipeError
 
 DATA = Path(__file__).parent / "data"

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from recipes import make_recipe
 from safetensors.torch import load_file
 from synthetic import run_cli, write_corpus
 
 from attribution_engine.train_config import TrainConfig
+from benchmarks.ledger_seed import make_recipe
 from db.schema import open_ledger
 from provenance import runs
 from provenance.torchrun import launch

@@ -11,7 +11,6 @@ test_ledger_concurrency.py covers the bulk value write alone.
 
 from __future__ import annotations
 
-import hashlib
 import random
 import threading
 import time
@@ -20,16 +19,10 @@ import numpy as np
 from reliability_helpers import full
 from sqlalchemy import select
 
+from benchmarks.ledger_seed import document, seed_ledger
 from db import catalog, rankings
-from db.catalog import (
-    DocumentRecord,
-    TargetRecord,
-    add_targets,
-    create_run,
-    document_ids,
-    upsert_corpus,
-)
-from db.models import Run, RunKind, TargetOrigin
+from db.catalog import TargetRecord
+from db.models import Run, TargetOrigin
 from db.schema import upgrade
 from db.session import make_engine, make_sessionmaker, session_scope
 from db.values import (
@@ -52,24 +45,16 @@ def _prepare(url: str):
     upgrade(engine)
     write = make_sessionmaker(engine, write=True)
     docs = [
-        DocumentRecord(
-            f"d{i:05d}",
-            f"text {i}",
-            hashlib.sha256(f"text {i}".encode()).hexdigest(),
-            source=SOURCES[i % len(SOURCES)],
-            title=f"<b>title {i}</b>",
+        document(
+            f"d{i:05d}", f"text {i}", source=SOURCES[i % len(SOURCES)], title=f"<b>title {i}</b>"
         )
         for i in range(N_DOCUMENTS)
     ]
-    with session_scope(write) as session:
-        corpus = upsert_corpus(session, "b" * 64, "load.jsonl", docs)
-        create_run(session, "r1", RunKind.TRAIN, {"config": {"steps": 10**6}}, corpus_id=corpus.id)
-        add_targets(
-            session,
-            "r1",
-            [TargetRecord(t, f"target {t}", TargetOrigin.UPLOADED) for t in TARGETS],
-        )
-        ids = np.array(sorted(document_ids(session, corpus.id).values()), dtype=np.int64)
+    targets = [TargetRecord(t, f"target {t}", TargetOrigin.UPLOADED) for t in TARGETS]
+    # More steps than the writer commits in the load: each committed step lies within the run.
+    ids = seed_ledger(
+        write, docs, targets, steps=10**6, corpus_sha256="b" * 64, corpus_path="load.jsonl"
+    )
     return engine, ids
 
 

@@ -116,31 +116,18 @@ def test_non_finite_stops_the_step_and_stores_nothing(
 
 def test_the_ledger_refuses_non_finite_values(tmp_path):
     """The last line of defence: the repository rejects NaN/Inf values outright."""
-    import hashlib
-
-    from db.catalog import (
-        DocumentRecord,
-        TargetRecord,
-        add_targets,
-        create_run,
-        document_ids,
-        upsert_corpus,
-    )
-    from db.models import RunKind, TargetOrigin
+    from benchmarks.ledger_seed import document, seed_ledger
+    from db.catalog import TargetRecord
+    from db.models import TargetOrigin
     from db.rankings import top_documents
     from db.session import session_scope
     from db.values import write_document_values
 
     factory = open_ledger(f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
-    docs = [
-        DocumentRecord(f"d{i}", f"t{i}", hashlib.sha256(f"t{i}".encode()).hexdigest())
-        for i in (0, 1)
-    ]
+    docs = [document(f"d{i}", f"t{i}") for i in (0, 1)]
+    targets = [TargetRecord("t", "x", TargetOrigin.UPLOADED)]
+    ids = seed_ledger(factory, docs, targets, run_key="r", corpus_sha256="a" * 64)
     with session_scope(factory) as session:
-        corpus = upsert_corpus(session, "a" * 64, "c.jsonl", docs)
-        create_run(session, "r", RunKind.TRAIN, {}, corpus_id=corpus.id)
-        add_targets(session, "r", [TargetRecord("t", "x", TargetOrigin.UPLOADED)])
-        ids = np.array(sorted(document_ids(session, corpus.id).values()), dtype=np.int64)
         write_document_values(session, "r", "t", ids, np.zeros(2), np.zeros(2))
     for bad in (np.nan, np.inf, -np.inf):
         with pytest.raises(ValueError, match="NaN or infinity"), session_scope(factory) as session:
