@@ -179,14 +179,7 @@ def quadratic_utility(lr: float, g_train: torch.Tensor, g_v: torch.Tensor, h_v: 
 
 def adam_denominator(optimizer: torch.optim.Optimizer, params: list[nn.Parameter]) -> torch.Tensor:
     """sqrt(v_hat) + eps from the optimizer's state after its step (torch Adam/AdamW): [P]."""
-    group = optimizer.param_groups[0]
-    beta2, eps = group["betas"][1], group["eps"]
-    out = []
-    for p in params:
-        state = optimizer.state[p]
-        v_hat = state["exp_avg_sq"] / (1 - beta2 ** float(state["step"]))
-        out.append((v_hat.sqrt() + eps).reshape(-1))
-    return torch.cat(out)
+    return _denominator(optimizer, params, lambda v_hat: v_hat)
 
 
 def factored_adam_denominator(optimizer: torch.optim.Optimizer, params: list[nn.Parameter]):
@@ -195,15 +188,29 @@ def factored_adam_denominator(optimizer: torch.optim.Optimizer, params: list[nn.
     For a matrix, v_hat is replaced by its rank-one factoring R C^T / S (row sums R, column sums
     C, total S); vectors keep their exact v_hat.
     """
+
+    def factored(v_hat: torch.Tensor) -> torch.Tensor:
+        if v_hat.dim() != 2:
+            return v_hat
+        return v_hat.sum(1, keepdim=True) * v_hat.sum(0, keepdim=True) / v_hat.sum()
+
+    return _denominator(optimizer, params, factored)
+
+
+def _denominator(
+    optimizer: torch.optim.Optimizer,
+    params: list[nn.Parameter],
+    form: Callable[[torch.Tensor], torch.Tensor],
+) -> torch.Tensor:
+    """sqrt(form(v_hat)) + eps per parameter, flattened and concatenated: [P]. v_hat is Adam's
+    bias-corrected second moment exp_avg_sq / (1 - beta2^step) after the optimizer's step."""
     group = optimizer.param_groups[0]
     beta2, eps = group["betas"][1], group["eps"]
     out = []
     for p in params:
         state = optimizer.state[p]
         v_hat = state["exp_avg_sq"] / (1 - beta2 ** float(state["step"]))
-        if v_hat.dim() == 2:
-            v_hat = v_hat.sum(1, keepdim=True) * v_hat.sum(0, keepdim=True) / v_hat.sum()
-        out.append((v_hat.sqrt() + eps).reshape(-1))
+        out.append((form(v_hat).sqrt() + eps).reshape(-1))
     return torch.cat(out)
 
 

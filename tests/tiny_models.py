@@ -59,46 +59,45 @@ def gpt2_micro(seed: int = 0):
     return gpt2(seed, n_embd=4, n_layer=1, vocab=10, n_pos=12)
 
 
+# The one size Llama and GPT-NeoX share here (GPT-2 names its fields otherwise): untied, no
+# dropout, eager attention.
+_DECODER = dict(
+    vocab_size=VOCAB,
+    hidden_size=16,
+    intermediate_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    max_position_embeddings=MAX_T,
+    tie_word_embeddings=False,
+    attention_dropout=0.0,
+    bos_token_id=0,
+    eos_token_id=1,
+    attn_implementation="eager",
+)
+
+
 def llama(seed: int = 0):
     """Llama-style: RMSNorm, rotary positions, grouped-query attention, untied lm_head."""
     torch.manual_seed(seed)
-    cfg = LlamaConfig(
-        vocab_size=VOCAB,
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        head_dim=8,
-        max_position_embeddings=MAX_T,
-        tie_word_embeddings=False,
-        attention_dropout=0.0,
-        bos_token_id=0,
-        eos_token_id=1,
-        attn_implementation="eager",
-    )
+    cfg = LlamaConfig(**_DECODER, num_key_value_heads=1, head_dim=8)
     return _perturb(LlamaForCausalLM(cfg).double(), seed)
 
 
 def neox(seed: int = 0):
     """GPT-NeoX-style: fused query_key_value with bias, parallel residual, partial rotary."""
     torch.manual_seed(seed)
-    cfg = GPTNeoXConfig(
-        vocab_size=VOCAB,
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        max_position_embeddings=MAX_T,
-        hidden_dropout=0.0,
-        attention_dropout=0.0,
-        use_parallel_residual=True,
-        tie_word_embeddings=False,
-        bos_token_id=0,
-        eos_token_id=1,
-        attn_implementation="eager",
-    )
+    cfg = GPTNeoXConfig(**_DECODER, hidden_dropout=0.0, use_parallel_residual=True)
     return _perturb(GPTNeoXForCausalLM(cfg).double(), seed)
+
+
+def perturb_adapters(model: nn.Module, seed: int) -> nn.Module:
+    """Add seeded noise to the trainable parameters only (LoRA A, and B away from 0), in place."""
+    g = torch.Generator().manual_seed(seed + 7)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.requires_grad:
+                p.add_(0.1 * torch.randn(p.shape, generator=g, dtype=p.dtype))
+    return model
 
 
 class LoRALinear(nn.Module):
@@ -110,7 +109,7 @@ class LoRALinear(nn.Module):
         self.base.requires_grad_(False)
         self.lora_a = nn.Linear(base.in_features, rank, bias=False, dtype=base.weight.dtype)
         self.lora_b = nn.Linear(rank, base.out_features, bias=False, dtype=base.weight.dtype)
-        nn.init.zeros_(self.lora_b.weight)  # as LoRA does; _perturb moves it off zero
+        nn.init.zeros_(self.lora_b.weight)  # as LoRA does; perturb_adapters moves it off zero
         self.scale = scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -125,13 +124,7 @@ def lora_llama(seed: int = 0):
         attn = layer.self_attn
         attn.q_proj = LoRALinear(attn.q_proj)
         attn.v_proj = LoRALinear(attn.v_proj)
-    # Perturb only the adapters (the base was perturbed by llama()).
-    g = torch.Generator().manual_seed(seed + 7)
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.requires_grad:
-                p.add_(0.1 * torch.randn(p.shape, generator=g, dtype=p.dtype))
-    return model
+    return perturb_adapters(model, seed)  # the base was perturbed by llama()
 
 
 FAMILIES = {"gpt2": gpt2, "llama": llama, "neox": neox, "lora_llama": lora_llama}

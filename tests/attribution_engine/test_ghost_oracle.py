@@ -1,31 +1,20 @@
 """First-order step_values against per-sample autograd (DESIGN 2.2, 3): all families, strategies."""
 
-import functools
-
 import pytest
 import torch
 from checks import assert_unchanged, fresh, seed_grads, snapshot
 from oracle import first_order, per_sample_grads, rel_err, target_grads, trainable
+from oracle_cases import STRATEGIES, oracle_case
 from tiny_models import FAMILIES, gpt2, make_batch, make_targets, pad_to
 
-from attribution_engine import Strategy, step_values
+from attribution_engine import step_values
 
 LR = 0.1
-STRATEGIES = [Strategy.GRAM, Strategy.TARGET, Strategy.PER_SAMPLE, Strategy.AUTO]
-
-
-@functools.cache
-def _case(family: str, n_targets: int):
-    model = FAMILIES[family](seed=3)
-    batch, targets = make_batch(6, seed=11), make_targets(n_targets, seed=12)
-    expected = first_order(LR, per_sample_grads(model, batch), target_grads(model, targets))
-    return model, batch, targets, expected
 
 
 def case(family: str, n_targets: int):
     """Model (a fresh copy), batch, targets and the oracle's first-order values [B, V]."""
-    model, batch, targets, expected = _case(family, n_targets)
-    return fresh(model), batch, targets, expected
+    return oracle_case(family, n_targets, order=1, lr=LR, model_seed=3, rows=6, seed=11)
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES, ids=lambda s: s.name)

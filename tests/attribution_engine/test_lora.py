@@ -6,7 +6,7 @@ import pytest
 import torch
 from checks import assert_no_hooks
 from oracle import first_order, per_sample_grads, rel_err, second_order, target_grads, trainable
-from tiny_models import gpt2, llama, make_batch, make_targets
+from tiny_models import gpt2, llama, make_batch, make_targets, perturb_adapters
 
 from attribution_engine.config import Accounting, AttributionConfig
 from attribution_engine.step import InRunAttributor, step_values
@@ -27,13 +27,7 @@ def peft_model(family: str, seed: int = 0) -> torch.nn.Module:
         target_modules=TARGET_MODULES[family],
         fan_in_fan_out=family == "gpt2",  # Conv1D stores its weight transposed
     )
-    model = peft.get_peft_model(BUILDERS[family](seed), config)
-    g = torch.Generator().manual_seed(seed + 7)
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.requires_grad:
-                p.add_(0.1 * torch.randn(p.shape, generator=g, dtype=p.dtype))
-    return model
+    return perturb_adapters(peft.get_peft_model(BUILDERS[family](seed), config), seed)
 
 
 def test_only_adapters_are_players():

@@ -1,7 +1,5 @@
 """Second-order values (DESIGN 2.2) against the oracle, exact Shapley, and the Shapley axioms."""
 
-import functools
-
 import pytest
 import torch
 from checks import fresh
@@ -13,23 +11,20 @@ from oracle import (
     per_sample_grads,
     quadratic_utility,
     rel_err,
-    second_order,
     target_grads,
 )
+from oracle_cases import STRATEGIES, oracle_case
 from tiny_models import FAMILIES, gpt2_micro, make_batch, make_targets, with_row
 
-from attribution_engine import Strategy, step_values
+from attribution_engine import step_values
 
 # Large enough that the interaction term is a sizeable part of each value (checked below).
 LR = 0.5
-STRATEGIES = [Strategy.GRAM, Strategy.TARGET, Strategy.PER_SAMPLE, Strategy.AUTO]
 
 
-@functools.cache
-def _case(family: str, n_targets: int):
-    model = FAMILIES[family](seed=4)
-    batch, targets = make_batch(5, seed=31), make_targets(n_targets, seed=32)
-    return model, batch, targets, second_order(model, batch, targets, LR)
+def case(family: str, n_targets: int):
+    """Model (a fresh copy), batch, targets and the oracle's second-order values [B, V]."""
+    return oracle_case(family, n_targets, order=2, lr=LR, model_seed=4, rows=5, seed=31)
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES, ids=lambda s: s.name)
@@ -37,8 +32,7 @@ def _case(family: str, n_targets: int):
 @pytest.mark.parametrize("family", FAMILIES)
 def test_second_order_matches_oracle(family, n_targets, strategy):
     """Whole value and the interaction term on its own (order 2 minus order 1), each to 1e-6."""
-    model, batch, targets, expected = _case(family, n_targets)
-    model = fresh(model)
+    model, batch, targets, expected = case(family, n_targets)
     v2 = step_values(model, batch, targets, lr=LR, order=2, strategy=strategy)
     assert v2.dtype == torch.float64 and v2.shape == (5, n_targets)
     assert rel_err(v2, expected) <= 1e-6
@@ -66,7 +60,7 @@ def test_equals_exact_shapley_of_quadratic_utility():
 @pytest.mark.parametrize("family", ["gpt2", "neox"])
 def test_symmetry_identical_rows_get_identical_values(family, order):
     """Two identical rows in one batch are symmetric players: equal values."""
-    model, batch, targets, _ = _case(family, 3)
+    model, batch, targets, _ = case(family, 3)
     dup = with_row(batch, src=1, dst=4)
     values = step_values(fresh(model), dup, targets, lr=LR, order=order)
     assert float(values[1].abs().min()) > 0
@@ -78,7 +72,7 @@ def test_symmetry_identical_rows_get_identical_values(family, order):
 def test_null_player_gets_exactly_zero(family, order):
     """A row whose labels are all -100 contributes nothing to the step: its value is exactly 0,
     and every other row's value is the same as without it."""
-    model, batch, targets, _ = _case(family, 3)
+    model, batch, targets, _ = case(family, 3)
     with_null = {k: v.clone() for k, v in batch.items()}
     with_null["labels"][2] = -100
     without = {k: torch.cat([v[:2], v[3:]]) for k, v in with_null.items()}
@@ -92,7 +86,7 @@ def test_null_player_gets_exactly_zero(family, order):
 @pytest.mark.parametrize("family", ["gpt2", "lora_llama"])
 def test_linearity_over_targets(family, order):
     """Targets are separate games: scoring [a, b, c] together equals scoring each alone."""
-    model, batch, targets, _ = _case(family, 3)
+    model, batch, targets, _ = case(family, 3)
     together = step_values(fresh(model), batch, targets, lr=LR, order=order)
     singles = [{k: t[v : v + 1] for k, t in targets.items()} for v in range(3)]
     alone = [step_values(fresh(model), batch, one, lr=LR, order=order) for one in singles]
