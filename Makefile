@@ -34,7 +34,7 @@ test-gpu: $(VENV)/.installed
 	$(PY) -m pytest -q -m gpu tests/gpu
 
 bench: $(VENV)/.installed
-	$(PY) benchmarks/overhead.py
+	$(PY) -m benchmarks.overhead
 
 # The whole reliability suite (tests/reliability/; the fast subset runs in `make test`).
 reliability: $(VENV)/.installed

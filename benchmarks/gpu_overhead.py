@@ -8,7 +8,7 @@ median step time over the median plain AdamW step. The paper (Wang et al., In-Ru
 A100) reports 1.08x for first order and 2.2x for second order.
 
     benchmarks/gpu_overhead.sh                                   # <= 5 minutes on one GPU
-    .venv/bin/python benchmarks/gpu_overhead.py --device cpu --tiny   # the logic, on a CPU
+    .venv/bin/python -m benchmarks.gpu_overhead --device cpu --tiny   # the logic, on a CPU
 """
 
 import argparse
@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from transformers import GPT2Config, GPT2LMHeadModel
 
 from attribution_engine import Accounting, AttributionConfig, InRunAttributor
 from attribution_engine.objective import predicted_counts, row_loss_sums
+from benchmarks.gpt2_model import gpt2, token_rows
 
 PAPER_A100 = {1: 1.08, 2: 2.2}  # x plain training step, In-Run Data Shapley paper
 
@@ -74,27 +74,18 @@ class Autocast(nn.Module):
 
 def build(shape: Shape, device: torch.device, seed: int = 0):
     torch.manual_seed(seed)
-    config = GPT2Config(
-        n_layer=shape.layers,
-        n_embd=shape.width,
-        n_head=shape.heads,
-        vocab_size=shape.vocab,
-        n_positions=max(shape.tokens, shape.target_tokens),
-        bos_token_id=0,
-        eos_token_id=0,
-        resid_pdrop=0.0,
-        embd_pdrop=0.0,
-        attn_pdrop=0.0,
-        attn_implementation="sdpa",
+    positions = max(shape.tokens, shape.target_tokens)
+    model = gpt2(
+        shape.layers,
+        shape.width,
+        shape.heads,
+        shape.vocab,
+        positions,
+        device=device,
+        attention="sdpa",
     )
-    model = GPT2LMHeadModel(config).to(device)
-    model.train()
-
-    def rows(n: int, t: int) -> dict[str, torch.Tensor]:
-        ids = torch.randint(0, shape.vocab, (n, t), device=device)
-        return {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": ids.clone()}
-
-    return model, rows(shape.rows, shape.tokens), rows(shape.targets, shape.target_tokens)
+    batch = token_rows(shape.vocab, shape.rows, shape.tokens, device)
+    return model, batch, token_rows(shape.vocab, shape.targets, shape.target_tokens, device)
 
 
 def make_step(variant: Variant, model, batch, targets, device, dtype) -> Callable[[], None]:

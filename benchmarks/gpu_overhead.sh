@@ -8,4 +8,4 @@ cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-.venv/bin/python}"
 [ -x "$PYTHON" ] || PYTHON=python3
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-8}"
-exec timeout --signal=TERM --kill-after=10 300 "$PYTHON" benchmarks/gpu_overhead.py "$@"
+exec timeout --signal=TERM --kill-after=10 300 "$PYTHON" -m benchmarks.gpu_overhead "$@"

@@ -5,8 +5,8 @@ round by round so that outside load hits all of them alike, and the median step 
 is reported as a ratio to the plain AdamW step. Peak memory is measured for each variant in a
 process of its own (VmHWM above the resident size before the first step).
 
-    .venv/bin/python benchmarks/overhead.py            # the README table
-    .venv/bin/python benchmarks/overhead.py --quick    # a smaller shape, seconds
+    .venv/bin/python -m benchmarks.overhead            # the README table (make bench)
+    .venv/bin/python -m benchmarks.overhead --quick    # a smaller shape, seconds
 """
 
 import argparse
@@ -19,10 +19,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import torch
 from torch.func import functional_call, grad, vmap
-from transformers import GPT2Config, GPT2LMHeadModel
 
 from attribution_engine import (
     Accounting,
@@ -35,6 +35,7 @@ from attribution_engine.capture import Capture, uses_by_parameter
 from attribution_engine.ghost import FactoredUse, Scale, parameter_values
 from attribution_engine.objective import predicted_counts, row_loss_sums
 from attribution_engine.step import target_pass
+from benchmarks.gpt2_model import gpt2, token_rows
 
 
 @dataclass(frozen=True)
@@ -76,26 +77,11 @@ VARIANTS = [
 
 def build(shape: Shape, seed: int = 0):
     torch.manual_seed(seed)
-    config = GPT2Config(
-        n_layer=shape.layers,
-        n_embd=shape.width,
-        n_head=max(1, shape.width // 64),
-        vocab_size=shape.vocab,
-        n_positions=max(shape.tokens, shape.target_tokens),
-        bos_token_id=0,
-        eos_token_id=0,
-        # No dropout: the torch.func baseline cannot draw random masks under vmap.
-        resid_pdrop=0.0,
-        embd_pdrop=0.0,
-        attn_pdrop=0.0,
-    )
-    model = GPT2LMHeadModel(config)
-    model.train()
-    ids = torch.randint(0, shape.vocab, (shape.rows, shape.tokens))
-    batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": ids.clone()}
-    tids = torch.randint(0, shape.vocab, (8, shape.target_tokens))
-    targets = {"input_ids": tids, "attention_mask": torch.ones_like(tids), "labels": tids.clone()}
-    return model, batch, targets
+    heads = max(1, shape.width // 64)
+    positions = max(shape.tokens, shape.target_tokens)
+    model = gpt2(shape.layers, shape.width, heads, shape.vocab, positions)
+    batch = token_rows(shape.vocab, shape.rows, shape.tokens)
+    return model, batch, token_rows(shape.vocab, 8, shape.target_tokens)
 
 
 def make_step(variant: Variant, model, batch, targets) -> Callable[[], None]:
@@ -248,10 +234,10 @@ def peak_memory_child(shape: Shape, name: str, threads: int) -> None:
 def peak_memory(shape: Shape, threads: int, quick: bool) -> dict[str, float]:
     out = {}
     for variant in VARIANTS:
-        args = [sys.executable, __file__, "--child", variant.name, "--threads", str(threads)]
-        result = subprocess.run(
-            args + (["--quick"] if quick else []), capture_output=True, text=True, check=True
-        )
+        args = [sys.executable, "-m", "benchmarks.overhead", "--child", variant.name]
+        args += ["--threads", str(threads)] + (["--quick"] if quick else [])
+        root = Path(__file__).resolve().parents[1]  # where `benchmarks` is a package
+        result = subprocess.run(args, capture_output=True, text=True, check=True, cwd=root)
         out[variant.name] = json.loads(result.stdout.strip().splitlines()[-1])["peak_mib"]
     return out
 

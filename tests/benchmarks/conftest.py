@@ -1,14 +1,9 @@
-"""Fast versions of the fidelity benchmarks (issue 7): the benchmarks live in benchmarks/, which
-is not an installed package, so the repository root goes on the import path here."""
+"""Fast versions of the benchmarks: benchmarks/ is imported from the repository root, which
+pytest puts on the import path (`pythonpath` in pyproject.toml)."""
 
-import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 
 @pytest.fixture(scope="session")

@@ -46,4 +46,4 @@ def test_shell_wrapper_is_bounded_to_five_minutes():
     script = ROOT / "benchmarks" / "gpu_overhead.sh"
     assert os.access(script, os.X_OK)
     text = script.read_text()
-    assert "timeout" in text and " 300 " in text and "benchmarks/gpu_overhead.py" in text
+    assert "timeout" in text and " 300 " in text and "-m benchmarks.gpu_overhead" in text
