@@ -143,16 +143,18 @@ def second_order_columns(
     }
 
 
-def specific_values(values, reference: int | Sequence[int] | None = None):
+def specific_values(values, reference: int | Sequence[int] | None = None, exclude=None):
     """Contribution to each target beyond what the row gave typical text (DESIGN 2.4b).
 
     values [N, C]: a torch tensor or a numpy array (the ledger's float64 sums), returned as
-    the same kind. With `reference` a column index (a held-out reference text scored as a
-    target), returns every column minus that column (the reference's own column becomes 0);
-    with several indices, minus their mean. With None, each column is contrasted with the mean
+    the same kind. With `reference` a column index (a reference text scored as a target),
+    returns every column minus that column (the reference's own column becomes 0); with
+    several indices, minus their mean. With None, each column is contrasted with the mean
     over the other columns. By linearity of the Shapley value this is the value of the
-    differential utility. Written with indexing and `.sum(1)` only, so that both array kinds
-    take the same arithmetic.
+    differential utility. `exclude` [N, R] (bool, R = the reference columns) leaves a row's
+    marked columns out of its mean: a corpus document that is itself one of the reference
+    texts is not contrasted with its own (self-)contribution. Written with indexing and
+    `.sum(1)` only, so that both array kinds take the same arithmetic.
     """
     if reference is None:
         n_targets = values.shape[1]
@@ -168,7 +170,16 @@ def specific_values(values, reference: int | Sequence[int] | None = None):
         raise AttributionInputError(
             "no reference columns given; pass None to contrast with the other targets"
         )
-    return values - values[:, columns].sum(1)[:, None] / len(columns)  # [N, C] - [N, 1]
+    if exclude is None:
+        return values - values[:, columns].sum(1)[:, None] / len(columns)  # [N, C] - [N, 1]
+    kept = 1 - exclude * 1  # [N, R]: 1 where the column counts for that row
+    if (kept.sum(1) == 0).any():
+        raise AttributionInputError(
+            "a row excludes every reference column, so it has no reference left; use at least "
+            "two reference texts"
+        )
+    mean = (values[:, columns] * kept).sum(1) / kept.sum(1)  # [N]
+    return values - mean[:, None]
 
 
 def _grad_of(param: nn.Parameter) -> torch.Tensor:

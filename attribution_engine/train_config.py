@@ -59,12 +59,18 @@ class TrainConfig:
     checkpoint_every: int = _option(
         50, "steps between checkpoints (each one also commits values to the ledger)"
     )
-    reference: Literal["held_out", "other_targets"] = _option(
-        "held_out",
-        "what specific contribution is measured against (DESIGN 2.4b): held-out corpus "
-        "documents, or the mean of the other targets",
+    reference: Literal["corpus", "file", "other_targets", "held_out"] = _option(
+        "corpus",
+        "what specific contribution is measured against (DESIGN 2.4b): corpus = sampled corpus "
+        "documents, still trained on; file = texts from --reference-file; other_targets = "
+        "the mean of the other targets; held_out = the documents listed with --hold-out, "
+        "taken out of training",
+        "the run must train on exactly the corpus it is given: a held-out sample once hid "
+        "the very document a verbatim target copied",
     )
-    reference_documents: int = _option(8, "documents held out as the reference")
+    reference_documents: int = _option(
+        8, "corpus documents scored as the reference (--reference corpus; 2 at least)"
+    )
     vocab_size: int = _option(4096, "byte-level BPE vocabulary for from-scratch runs")
     threads: int = _option(
         1,

@@ -1,15 +1,18 @@
 """Does the source paragraph of a planted target rank first? (issue 7, items 0 and 2)
 
-The demo model (tiny GPT-2 from scratch, the demo recipe: AdamW, warm-up, clipping 1.0, four
-held-out reference paragraphs) is trained for one epoch on a seeded sample of the SOTU corpus
-that contains the eight source paragraphs of `planted_targets.py`, with the 32 hand-written
-targets attached. One training pass scores every step twice: Adam-aware values from
-`InRunAttributor` (the default accounting) and the paper's SGD proxy from `step_values` at the
-same weights (times the step's clip factor, as the engine's proxy does). A document's value is
-the sum over its rows. The source's rank among all documents trained on is reported per
-similarity level for each ranking, next to BM25 and embedding similarity over the same
-documents. Rankings: raw values, or contrasted (DESIGN 2.4b) with the held-out reference
-("specific", the product default) or with the mean over the other targets.
+The demo model (tiny GPT-2 from scratch, the demo recipe: AdamW, warm-up, clipping 1.0) is
+trained for one epoch on a seeded sample of the SOTU corpus that contains the eight source
+paragraphs of `planted_targets.py`, with the 32 hand-written targets attached. Every document of
+the sample is trained on (no reference removes one). One training pass scores every step twice:
+Adam-aware values from `InRunAttributor` (the default accounting) and the paper's SGD proxy from
+`step_values` at the same weights (times the step's clip factor, as the engine's proxy does). A
+document's value is the sum over its rows. The source's rank among all documents trained on is
+reported per similarity level for each ranking, next to BM25 and embedding similarity over the
+same documents. Rankings: raw values, or contrasted (DESIGN 2.4b) with one of the references
+that keep the corpus whole (provenance/reference.py), all scored in the same pass: "corpus"
+(four sampled documents, still trained on, each leaving its own column out: the product
+default), "file" (four SOTU paragraphs outside the sample, as a user's reference file) and the
+mean over the other targets.
 
     .venv/bin/python -m benchmarks.provenance_planted                # lr 3e-4 and 3e-3
     .venv/bin/python -m benchmarks.provenance_planted --second-order # adds order 2 (slow)
@@ -28,7 +31,9 @@ import numpy as np
 from attribution_engine import AttributionConfig, InRunAttributor, step_values
 from attribution_engine.chunking import chunk_documents, collate, encode_targets
 from attribution_engine.corpus import load_corpus
+from attribution_engine.document_values import own_columns
 from attribution_engine.models import tiny_gpt2
+from attribution_engine.shapley import specific_values
 from attribution_engine.tokenizer import train_bpe_tokenizer
 from attribution_engine.train_config import TrainConfig
 from attribution_engine.training import lr_at, make_optimizer, sample_schedule
@@ -44,7 +49,8 @@ from benchmarks.fidelity_common import (
 )
 from benchmarks.planted_targets import LEVELS, PLANTED, Planted
 from provenance.demo import RECIPE
-from provenance.runs import choose_reference, clip_reference
+from provenance.recipe import Reference
+from provenance.reference import choose_reference, clip_reference
 
 # The demo recipe (lr 3e-4, warm-up 30, clipping 1.0, 4 reference paragraphs), one epoch, one
 # thread: on a shared 2-core machine two threads ran a step several times slower (measured).
@@ -70,25 +76,31 @@ class PlantedRun:
     doc_ids: list[str]
     doc_texts: list[str]
     target_names: list[tuple[str, str]]  # (source id, level) per target column
-    n_references: int
+    corpus_references: list[str]  # document ids of the "corpus" reference columns, in order
+    n_file_references: int  # then this many "file" reference columns
     values: dict[str, np.ndarray]  # "adam-1", "sgd-1" (and "adam-2", "sgd-2" with order 2)
     seconds: float
     final_train_loss: float
 
 
 def prepare(config: PlantedConfig, out: Path):
-    """Corpus file, held-out reference, tokenizer, model, rows, schedule: as `runs.train`."""
+    """Corpus file, references, tokenizer, model, rows, schedule: as `runs.train`."""
     sources = [p.source_id for p in config.planted]
-    records = sample_records(sotu_records(out), config.documents, config.seed, keep=sources)
+    every = sotu_records(out)
+    records = sample_records(every, config.documents, config.seed, keep=sources)
     path = write_records(records, out / f"planted-{config.documents}-{config.seed}.jsonl")
     corpus = load_corpus(path)
-    reference = choose_reference(corpus, config.recipe)
-    held = set(reference.doc_ids)
-    if held & set(sources):
-        raise ValueError(f"a source paragraph was held out as reference: {held & set(sources)}")
-    documents = [d for d in corpus.documents if d.id not in held]
+    recipe = dataclasses.replace(config.recipe, reference="corpus")
+    documents = list(corpus.documents)  # every document is trained on
     tokenizer = train_bpe_tokenizer((d.text for d in documents), config.recipe.vocab_size)
-    reference = clip_reference(reference, tokenizer, config.recipe.context)
+    reference = clip_reference(choose_reference(corpus, recipe), tokenizer, recipe.context)
+    sampled = {r["id"] for r in records}
+    outside = [r for r in every if r["id"] not in sampled and len(r["text"].split()) >= 40]
+    picks = np.random.default_rng(config.seed + 7).choice(len(outside), size=4, replace=False)
+    file_texts = [outside[i]["text"] for i in sorted(picks)]  # a reference file's texts
+    file_reference = clip_reference(
+        Reference("file", ("f1", "f2", "f3", "f4"), tuple(file_texts)), tokenizer, recipe.context
+    )
     rows = chunk_documents([(d.id, d.text) for d in documents], tokenizer, config.recipe.context)
     total = config.recipe.total_steps(len(rows))
     schedule = sample_schedule(len(rows), total, config.recipe.rows_per_step, config.recipe.seed)
@@ -100,17 +112,18 @@ def prepare(config: PlantedConfig, out: Path):
         )
     names = [(p.source_id, level) for p in config.planted for level in config.levels]
     texts = [p.text(level) for p in config.planted for level in config.levels]
-    texts += list(reference.texts)
+    texts += list(reference.texts) + list(file_reference.texts)
     targets = encode_targets(texts, [None] * len(texts), tokenizer, config.recipe.context)
     docs = [d for d in documents if d.id in seen]
-    return docs, rows, schedule, tokenizer, targets, names, len(reference.texts)
+    references = (list(reference.doc_ids), len(file_reference.texts))
+    return docs, rows, schedule, tokenizer, targets, names, references
 
 
 def train(config: PlantedConfig, out: Path) -> PlantedRun:
     """One epoch with the engine attached; Adam-aware and SGD-proxy values in the same pass."""
     recipe = config.recipe
     pin_threads(recipe.threads)
-    docs, rows, schedule, tokenizer, targets, names, n_ref = prepare(config, out)
+    docs, rows, schedule, tokenizer, targets, names, (corpus_refs, n_file) = prepare(config, out)
     index = {d.id: k for k, d in enumerate(docs)}
     row_doc = np.array([index.get(r.doc_id, -1) for r in rows])
     model = tiny_gpt2(len(tokenizer), seed=recipe.seed)
@@ -146,23 +159,34 @@ def train(config: PlantedConfig, out: Path) -> PlantedRun:
         doc_ids=[d.id for d in docs],
         doc_texts=[d.text for d in docs],
         target_names=names,
-        n_references=n_ref,
+        corpus_references=corpus_refs,
+        n_file_references=n_file,
         values=values,
         seconds=time.perf_counter() - started,
         final_train_loss=result.train_loss,
     )
 
 
-def contrasted(values: np.ndarray, n_targets: int, contrast: str) -> np.ndarray:
-    """[D, n_targets] ranking values: raw, minus the held-out reference mean, or minus the mean
-    over the other targets (DESIGN 2.4b)."""
+CONTRASTS = ("raw", "corpus-ref", "file-ref", "other-targets")
+
+
+def contrasted(run: PlantedRun, values: np.ndarray, contrast: str) -> np.ndarray:
+    """[D, n_targets] ranking values: raw, or the specific value by the engine's one rule
+    against the corpus reference (own column left out), the file reference, or the mean over
+    the other targets (DESIGN 2.4b)."""
+    n_targets, n_corpus = len(run.target_names), len(run.corpus_references)
     raw = values[:, :n_targets]
     if contrast == "raw":
         return raw
-    if contrast == "held-out":
-        return raw - values[:, n_targets:].mean(axis=1, keepdims=True)
-    others = (raw.sum(axis=1, keepdims=True) - raw) / (n_targets - 1)
-    return raw - others
+    if contrast == "other-targets":
+        return specific_values(raw)
+    if contrast == "corpus-ref":
+        own = {doc: j for j, doc in enumerate(run.corpus_references)}
+        exclude = own_columns(run.doc_ids, n_corpus, own)
+        columns = range(n_targets, n_targets + n_corpus)
+        return specific_values(values, columns, exclude)[:, :n_targets]
+    columns = range(n_targets + n_corpus, n_targets + n_corpus + run.n_file_references)
+    return specific_values(values, columns)[:, :n_targets]
 
 
 def source_ranks(run: PlantedRun, scores: np.ndarray) -> np.ndarray:
@@ -175,11 +199,10 @@ def source_ranks(run: PlantedRun, scores: np.ndarray) -> np.ndarray:
 
 def gradient_rankings(run: PlantedRun) -> dict[str, np.ndarray]:
     """Source ranks [n_targets] for every (accounting, order, contrast)."""
-    n_targets = len(run.target_names)
     out = {}
     for key, values in run.values.items():
-        for contrast in ("raw", "held-out", "other-targets"):
-            out[f"{key} {contrast}"] = source_ranks(run, contrasted(values, n_targets, contrast))
+        for contrast in CONTRASTS:
+            out[f"{key} {contrast}"] = source_ranks(run, contrasted(run, values, contrast))
     return out
 
 

@@ -63,6 +63,20 @@ def _parser() -> argparse.ArgumentParser:
         "fine-tune (default: %(default)s)",
     )
     _config_options(train)
+    train.add_argument(
+        "--reference-file",
+        type=Path,
+        help="with --reference file: a .jsonl of reference texts (id, text) that the corpus "
+        "does not contain",
+    )
+    train.add_argument(
+        "--hold-out",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="with --reference held_out: a corpus document to take out of training and score "
+        "as the reference (repeatable); no other reference removes documents",
+    )
     train.add_argument("--lenient", action="store_true", help="skip bad corpus lines, record them")
     train.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run")
     train.add_argument(
@@ -248,6 +262,8 @@ def _train(args: argparse.Namespace) -> None:
         progress=not args.quiet,
         ledger=ledger,
         runner=runner,
+        reference_file=args.reference_file,
+        hold_out=args.hold_out,
     )
     print(run_id)
 

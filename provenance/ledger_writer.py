@@ -113,7 +113,7 @@ class LedgerWriter:
                 result.visit_row,
                 result.visit_values,
                 len(self.targets),
-                held_out=self.recipe.reference.kind == "held_out",
+                self.recipe.reference.own_columns,
             )
             key_ids = np.array([ids[doc] for doc in doc_keys], dtype=np.int64)
             for v, target in enumerate(self.targets):

@@ -21,7 +21,7 @@ from attribution_engine.train_config import TINY_MODEL, TrainConfig
 
 VERSION = 2
 FILE = "recipe.json"
-ReferenceKind = Literal["held_out", "other_targets"]
+ReferenceKind = Literal["corpus", "file", "other_targets", "held_out"]
 RunKind = Literal["train", "attribute"]
 
 
@@ -31,16 +31,37 @@ class RecipeError(ValueError):
 
 @dataclass(frozen=True)
 class Reference:
-    """The reference text(s) of DESIGN 2.4b: held-out documents, or the other targets."""
+    """The reference text(s) of DESIGN 2.4b (kinds: provenance/reference.py): corpus documents
+    kept in training, texts from a file, the other targets, or documents the user held out."""
 
     kind: ReferenceKind
-    doc_ids: tuple[str, ...]
+    doc_ids: tuple[str, ...]  # corpus document ids (corpus, held_out) or the file's ids
     texts: tuple[str, ...]
 
     @property
     def columns(self) -> tuple[str, ...]:
-        """The ledger's target keys of the reference columns, one per held-out document."""
+        """The ledger's target keys of the reference columns, one per reference text."""
         return tuple(f"reference:{doc}" for doc in self.doc_ids)
+
+    @property
+    def excluded(self) -> tuple[str, ...]:
+        """Corpus documents the run does not train on: only those the user held out."""
+        return self.doc_ids if self.kind == "held_out" else ()
+
+    @property
+    def own_columns(self) -> dict[str, int]:
+        """Trained documents that are reference texts -> their column, which their own
+        reference mean leaves out (kind corpus only)."""
+        return {doc: j for j, doc in enumerate(self.doc_ids)} if self.kind == "corpus" else {}
+
+
+@dataclass(frozen=True)
+class TargetFlag:
+    """A target whose source the run cannot find: `document` is what it copies."""
+
+    target_id: str
+    document: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -79,6 +100,7 @@ class Recipe:
     # None only for a version-1 recipe read from the ledger without its run directory.
     total_steps: int | None
     parent: Parent | None = None
+    flags: tuple[TargetFlag, ...] = ()  # targets copying a document the run does not train on
 
     @property
     def from_scratch(self) -> bool:
@@ -89,10 +111,23 @@ class Recipe:
         """Target keys in the order of the values' columns: targets, then reference columns."""
         return tuple(t.id for t in self.targets) + self.reference.columns
 
-    def replay(self, run_id: str, created: str, targets: tuple[TargetText, ...], parent: Parent):
+    def replay(
+        self,
+        run_id: str,
+        created: str,
+        targets: tuple[TargetText, ...],
+        parent: Parent,
+        flags: tuple[TargetFlag, ...] = (),
+    ) -> Recipe:
         """The recipe of a replay of this run with other targets attached."""
         return replace(
-            self, run_id=run_id, kind="attribute", created=created, targets=targets, parent=parent
+            self,
+            run_id=run_id,
+            kind="attribute",
+            created=created,
+            targets=targets,
+            parent=parent,
+            flags=flags,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -140,6 +175,7 @@ class Recipe:
                 accounting=raw["accounting"],
                 total_steps=raw["total_steps"],
                 parent=Parent(**parent) if parent else None,
+                flags=tuple(TargetFlag(**f) for f in raw.get("flags", ())),
             )
         except (KeyError, TypeError) as err:
             raise RecipeError(

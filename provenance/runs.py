@@ -45,7 +45,13 @@ from attribution_engine.training import (
     sample_schedule,
 )
 from provenance.ledger_writer import LedgerWriter
-from provenance.recipe import CorpusRecord, Parent, Recipe, Reference
+from provenance.recipe import CorpusRecord, Parent, Recipe, Reference, TargetFlag
+from provenance.reference import (
+    check_against_targets,
+    choose_reference,
+    clip_reference,
+    unreachable_targets,
+)
 
 
 class RunError(ValueError):
@@ -71,13 +77,19 @@ def train(
     ledger: sessionmaker | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     runner: Callable[[Path], object] | None = None,
+    reference_file: Path | None = None,
+    hold_out: Sequence[str] = (),
 ) -> str:
     """Prepare and run a new attributed training run; returns its id. `runner(path)`, when
-    given, runs the prepared run instead of `execute` (e.g. torchrun.launch)."""
+    given, runs the prepared run instead of `execute` (e.g. torchrun.launch).
+
+    The run trains on every document of the corpus except those listed in `hold_out` (with
+    config.reference "held_out"); `reference_file` holds the reference texts of "file"
+    (provenance/reference.py)."""
     corpus = load_corpus(corpus_path, lenient=lenient)
-    reference = choose_reference(corpus, config)
-    held = set(reference.doc_ids)
-    documents = [d for d in corpus.documents if d.id not in held]
+    reference = choose_reference(corpus, config, reference_file=reference_file, hold_out=hold_out)
+    excluded = set(reference.excluded)
+    documents = [d for d in corpus.documents if d.id not in excluded]
     if model_spec == TINY_MODEL:
         tokenizer = train_bpe_tokenizer((d.text for d in documents), config.vocab_size)
         model = tiny_gpt2(len(tokenizer), seed=config.seed)
@@ -87,12 +99,14 @@ def train(
     limit = context_length(model)
     if limit is not None and limit < config.context:  # rows must fit the model's positions
         config = dataclasses.replace(config, context=limit)
-    reference = clip_reference(reference, tokenizer, config.context)
     targets = load_targets(targets_path) if targets_path else []
+    check_against_targets(reference, targets)
+    flags = _warn(unreachable_targets(targets, reference))
+    reference = clip_reference(reference, tokenizer, config.context)
     if config.reference == "other_targets" and len(targets) < 2:
         raise RunError(
             "--reference other_targets contrasts each target with the others, so it needs at "
-            f"least two targets (got {len(targets)}); add targets or use the held-out reference"
+            f"least two targets (got {len(targets)}); add targets or use --reference corpus"
         )
     _target_batch(targets, reference, tokenizer, config)  # bad targets fail before disk
     run_id = f"run-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
@@ -126,39 +140,13 @@ def train(
         targets=tuple(targets),
         accounting=config.resolved_accounting().value,
         total_steps=int(schedule.shape[0]),
+        flags=flags,
     ).save(path)
     if runner is not None:
         runner(path)
         return run_id
     execute(path, progress=progress, ledger=ledger, on_progress=on_progress)
     return run_id
-
-
-def choose_reference(corpus: Corpus, config: TrainConfig) -> Reference:
-    """A fixed seeded sample of documents held out of training, or none (other targets)."""
-    if config.reference == "other_targets":
-        return Reference("other_targets", (), ())
-    count = min(config.reference_documents, len(corpus.documents) // 10)
-    if count < 1:
-        raise RunError(
-            f"the corpus has {len(corpus.documents)} documents, too few to hold out a reference "
-            "sample; use --reference other_targets with at least two targets"
-        )
-    generator = torch.Generator().manual_seed(config.seed + 1)
-    picked = torch.randperm(len(corpus.documents), generator=generator)[:count].tolist()
-    chosen = [corpus.documents[i] for i in sorted(picked)]
-    return Reference("held_out", tuple(d.id for d in chosen), tuple(d.text for d in chosen))
-
-
-def clip_reference(reference: Reference, tokenizer, context: int) -> Reference:
-    """Reference documents cut at a word boundary to fit one row of `context` tokens."""
-    clipped = []
-    for text in reference.texts:
-        words = text.split(" ")
-        while len(tokenizer(" ".join(words), add_special_tokens=False)["input_ids"]) > context:
-            words = words[: max(1, int(len(words) * 0.9))]
-        clipped.append(" ".join(words))
-    return Reference(reference.kind, reference.doc_ids, tuple(clipped))
 
 
 @dataclass(frozen=True)
@@ -282,7 +270,9 @@ def attribute(
     if not targets:
         raise RunError(f"no targets to attach to a replay of {parent_id}; give at least one")
     tokenizer = load_tokenizer(parent / "tokenizer")
+    check_against_targets(recipe.reference, targets)
     _target_batch(targets, recipe.reference, tokenizer, recipe.config)  # fail before writing
+    flags = _warn(unreachable_targets(targets, recipe.reference))
     run_id = f"{parent_id}-attr-{secrets.token_hex(3)}"
     path = Path(out) / "runs" / run_id
     path.mkdir(parents=True)
@@ -294,6 +284,7 @@ def attribute(
         datetime.now(UTC).isoformat(),
         tuple(targets),
         Parent(run_id=parent_id, path=str(parent.resolve())),
+        flags,
     ).save(path)
     execute(path, progress=progress, ledger=ledger, on_progress=on_progress)
     return run_id
@@ -328,8 +319,8 @@ def _rows(path: Path, recipe: Recipe, tokenizer):
             f"the corpus at {recipe.corpus.path} changed since the run (SHA-256 "
             f"{corpus.sha256[:12]}... != {recipe.corpus.sha256[:12]}...)"
         )
-    held = set(recipe.reference.doc_ids)
-    documents = [(d.id, d.text) for d in corpus.documents if d.id not in held]
+    excluded = set(recipe.reference.excluded)
+    documents = [(d.id, d.text) for d in corpus.documents if d.id not in excluded]
     rows = chunk_documents(documents, tokenizer, recipe.config.context)
     if [row.doc_id for row in rows] != json.loads((path / "rows.json").read_text()):
         raise RunError("re-chunking the corpus gave other rows than the run recorded")
@@ -342,8 +333,15 @@ def _target_batch(
     texts = [t.text for t in targets] + list(reference.texts)
     prompts = [t.prompt for t in targets] + [None] * len(reference.texts)
     if not texts:
-        raise RunError("nothing to attribute to: give --targets or keep the held-out reference")
+        raise RunError("nothing to attribute to: give --targets, or a reference (--reference)")
     return encode_targets(texts, prompts, tokenizer, config.context)
+
+
+def _warn(flags: tuple[TargetFlag, ...]) -> tuple[TargetFlag, ...]:
+    """Say on stderr which targets cannot be traced to their source; return the flags."""
+    for flag in flags:
+        print(f"warning: target {flag.target_id} {flag.reason}", file=sys.stderr)
+    return flags
 
 
 def _weight_distance(model, other_dir: Path) -> float:

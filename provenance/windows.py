@@ -12,10 +12,12 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from attribution_engine.document_values import own_columns
 from attribution_engine.shapley import specific_values
-from db.catalog import get_target, run_targets
+from db.catalog import get_run, get_target, run_targets
 from db.models import TargetOrigin
 from db.rankings import window_sums
+from provenance.recipe import Recipe, Reference
 
 
 def window_values(
@@ -31,6 +33,7 @@ def window_values(
     if first_step > last_step:
         raise ValueError(f"empty step window {first_step}..{last_step}: first_step > last_step")
     get_target(session, run_key, target_key)  # LookupError naming the run's targets
+    reference = Recipe.from_json(get_run(session, run_key).recipe).reference
     others = [
         t for t in run_targets(session, run_key, references=True) if t.target_key != target_key
     ]
@@ -46,10 +49,18 @@ def window_values(
     visited = table[target_key].notna()
     matrix = table.fillna(0.0).to_numpy(dtype=np.float64)
     if references:
-        specific = specific_values(matrix, reference=range(1, matrix.shape[1]))[:, 0]
+        # A corpus document that is a reference text leaves its own column out (DESIGN 2.4b).
+        own = {doc: references.index(column) for doc, column in _own_keys(reference).items()}
+        exclude = own_columns(list(table.index), len(references), own)
+        specific = specific_values(matrix, range(1, matrix.shape[1]), exclude)[:, 0]
     else:
         specific = specific_values(matrix)[:, 0]
     frame = pd.DataFrame({"doc_key": table.index, "raw": matrix[:, 0], "specific": specific})[
         visited.to_numpy()
     ]
     return frame.sort_values("doc_key", ignore_index=True)
+
+
+def _own_keys(reference: Reference) -> dict[str, str]:
+    """Trained documents that are reference texts -> the ledger key of their own column."""
+    return {doc: reference.columns[j] for doc, j in reference.own_columns.items()}

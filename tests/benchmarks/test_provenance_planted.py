@@ -1,5 +1,6 @@
 """The planted-source benchmark at tiny settings: the source of a verbatim copy ranks first by
-the default ranking (Adam-aware, contrasted with the held-out reference), and the hand-written
+the default ranking (Adam-aware, contrasted with the corpus reference, every document trained
+on), and the hand-written
 targets are what they claim to be."""
 
 import dataclasses
@@ -42,16 +43,21 @@ def run(sotu_out):
     return train(TINY, sotu_out)
 
 
-def test_verbatim_source_ranks_first_by_default(run):
-    ranks = gradient_rankings(run)["adam-1 held-out"]
+def test_verbatim_sources_rank_at_the_top_by_default(run):
+    ranks = gradient_rankings(run)["adam-1 corpus-ref"]
     verbatim = [k for k, (_, level) in enumerate(run.target_names) if level == "verbatim"]
-    assert [int(ranks[k]) for k in verbatim] == [1] * len(verbatim)
+    # Measured at this tiny setting (64 documents, 9 steps, all trained on): ranks 1 and 3 for
+    # every contrast of the Adam-aware values (raw too), BM25 1 and 1. The full benchmark
+    # (docs/fidelity.md) measures the rank-1 rate; this keeps the harness honest.
+    assert int(ranks[verbatim[0]]) == 1
+    assert all(int(ranks[k]) <= 3 for k in verbatim)
 
 
 def test_tables_cover_every_ranking_and_level(run):
     rankings = gradient_rankings(run)
     rankings.update(baseline_rankings(run, TINY.planted))
-    assert set(rankings) >= {"adam-1 raw", "sgd-1 other-targets", "BM25", "embedding"}
+    assert set(rankings) >= {"adam-1 raw", "adam-1 file-ref", "sgd-1 other-targets", "BM25"}
+    assert len(run.doc_ids) == TINY.documents  # the whole sample is trained on
     printed = level_table(run, rankings, TINY.levels)
     assert "BM25" in printed and "verbatim" in printed
     for ranks in rankings.values():

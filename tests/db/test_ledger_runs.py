@@ -69,7 +69,7 @@ def file_values(path: Path, target: str) -> tuple[list[str], np.ndarray]:
         results["visit_row"],
         results["visit_values"],
         len(recipe.targets),
-        held_out=recipe.reference.kind == "held_out",
+        recipe.reference.own_columns,
     )
     return doc_ids, specific[:, [t.id for t in recipe.targets].index(target)]
 

@@ -48,11 +48,16 @@ def test_verbatim_copy_ranks_its_source_first(corpus, tmp_path, capsys):
     path = out / "runs" / run_id
     data = np.load(path / "results.npz")
     row_docs = json.loads((path / "rows.json").read_text())
+    # The default reference: corpus documents kept in training, each leaving its own column out.
+    recipe = json.loads((path / "recipe.json").read_text())
+    assert recipe["reference"]["kind"] == "corpus" and set(row_docs) == {d["id"] for d in docs}
+    own = {doc: j for j, doc in enumerate(recipe["reference"]["doc_ids"])}
     raw, reference = {}, {}
     for row, values in zip(data["visit_row"], data["visit_values"], strict=True):
         doc = row_docs[row]
+        columns = [v for j, v in enumerate(values[1:]) if own.get(doc) != j]
         raw[doc] = raw.get(doc, 0.0) + values[0]
-        reference[doc] = reference.get(doc, 0.0) + values[1:].mean()
+        reference[doc] = reference.get(doc, 0.0) + sum(columns) / len(columns)
     specific = {doc: raw[doc] - reference[doc] for doc in raw}
     positive = sum(v for v in specific.values() if v > 0)
     for r in ranked:
@@ -120,7 +125,7 @@ def test_replay_is_the_same_model_and_gives_the_same_values(corpus, tmp_path):
 def test_gradient_accumulation_equals_full_batches(corpus, tmp_path, optimizer):
     corpus_path, _ = corpus
     out = tmp_path / "out"
-    common = ["--steps", "3", "--checkpoint-every", "50", "--optimizer", optimizer]
+    common = ["--steps", "5", "--checkpoint-every", "50", "--optimizer", optimizer]
     full = run_cli(*train_args(corpus_path, out, *common))
     accumulated = run_cli(
         *train_args(corpus_path, out, *common, "--batch-rows", "4", "--accumulation", "2")
@@ -128,9 +133,11 @@ def test_gradient_accumulation_equals_full_batches(corpus, tmp_path, optimizer):
     a, b = results(out, full), results(out, accumulated)
     assert np.array_equal(a["visit_row"], b["visit_row"])
     np.testing.assert_allclose(b["train_loss"], a["train_loss"], rtol=1e-6)
-    # Adam's first step divides by |g| + eps: where the batch gradient cancels, float32 rounding
-    # of the two summation orders is magnified, so its rows are compared from step 2 on.
-    first = 0 if optimizer == "sgd" else 8
+    # Adam's first steps divide by sqrt(v_hat) + eps with v_hat built from one or two squared
+    # gradients: where the batch gradient nearly cancels, float32 rounding of the two
+    # summation orders is magnified (up to 2e-4 relative at step 2 on this corpus), so under
+    # AdamW the rows are compared from step 3 on, where v_hat averages several gradients.
+    first = 0 if optimizer == "sgd" else 16
     np.testing.assert_allclose(
         b["visit_values"][first:], a["visit_values"][first:], rtol=1e-4, atol=1e-9
     )
