@@ -86,15 +86,13 @@ def top_documents(
     target = target_row(session, run, target_key)
     rank = DocumentValue.rank_specific if by == "specific" else DocumentValue.rank_raw
     query = (
-        select(
+        _with_documents(
             Document.doc_key,
             DocumentValue.raw,
             DocumentValue.specific,
             Document.source,
             Document.title,
         )
-        .select_from(DocumentValue)
-        .join(Document, Document.id == DocumentValue.document_id)
         .order_by(rank.desc() if ascending else rank.asc())
         .limit(k)
     )
@@ -149,11 +147,7 @@ def rollup(
     selected = [getattr(Document, field), DocumentValue.raw, DocumentValue.specific]
     if not one:
         selected += [DocumentValue.target_id, DocumentValue.document_id]
-    query = (
-        select(*selected)
-        .select_from(DocumentValue)
-        .join(Document, Document.id == DocumentValue.document_id)
-    )
+    query = _with_documents(*selected)
     if one:
         query = query.where(_of_target(target_row(session, run, target_key).id))
     else:
@@ -239,7 +233,7 @@ def negative_documents(session: Session, run_key: str, by: RankBy = "specific") 
     run = run_row(session, run_key)
     column = DocumentValue.specific if by == "specific" else DocumentValue.raw
     query: Select = (
-        select(
+        _with_documents(
             Document.doc_key,
             Target.target_key,
             DocumentValue.raw,
@@ -247,8 +241,6 @@ def negative_documents(session: Session, run_key: str, by: RankBy = "specific") 
             Document.source,
             Document.title,
         )
-        .select_from(DocumentValue)
-        .join(Document, Document.id == DocumentValue.document_id)
         .join(Target, Target.id == DocumentValue.target_id)
         .where(Target.run_id == run.id, column < 0)
         .order_by(column.asc(), Document.id, Target.id)
@@ -257,6 +249,15 @@ def negative_documents(session: Session, run_key: str, by: RankBy = "specific") 
         session.execute(query).all(),
         columns=["doc_key", "target_key", "raw", "specific", "source", "title"],
     ).astype({"raw": "float64", "specific": "float64"})
+
+
+def _with_documents(*columns: ColumnElement) -> Select:
+    """SELECT columns of value rows joined to their documents (the FROM is document_values)."""
+    return (
+        select(*columns)
+        .select_from(DocumentValue)
+        .join(Document, Document.id == DocumentValue.document_id)
+    )
 
 
 def _of_target(target_id: int) -> ColumnElement[bool]:

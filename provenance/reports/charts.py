@@ -6,23 +6,13 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from db.rankings import TOP_COLUMNS
 from provenance.figures import (
     rollup_figure,
     similarity_scatter_figure,
     top_documents_figure,
     trajectories_figure,
 )
-
-TOP_COLUMNS = [
-    "rank",
-    "doc_key",
-    "value",
-    "raw_value",
-    "specific_value",
-    "share",
-    "source",
-    "title",
-]
 
 
 def figures(report: dict) -> list[tuple[str, go.Figure]]:
