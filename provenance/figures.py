@@ -27,6 +27,12 @@ def _colors(values: pd.Series) -> list[str]:
     return [POSITIVE if v >= 0 else NEGATIVE for v in values]
 
 
+def _laid_out(figure: go.Figure, *, height: int = 380, **layout: object) -> go.Figure:
+    """The figure with its titles (`layout`), its height in pixels and the shared look."""
+    figure.update_layout(**layout, height=height, **_LAYOUT)
+    return figure
+
+
 def top_documents_figure(df: pd.DataFrame, title: str = "Top documents") -> go.Figure:
     """Horizontal bars of `value` per document, rank 1 on top.
 
@@ -49,13 +55,12 @@ def top_documents_figure(df: pd.DataFrame, title: str = "Top documents") -> go.F
             hovertemplate="%{hovertext}<br>value %{x:.4g} nats<extra></extra>",
         )
     )
-    figure.update_layout(
+    return _laid_out(
+        figure,
         title=title,
         xaxis_title="value (nats; positive = lowered the target's loss)",
         height=max(250, 28 * len(df) + 100),
-        **_LAYOUT,
     )
-    return figure
 
 
 def rollup_figure(df: pd.DataFrame, field: str, value: str = "specific") -> go.Figure:
@@ -73,14 +78,12 @@ def rollup_figure(df: pd.DataFrame, field: str, value: str = "specific") -> go.F
             hovertemplate="%{x}<br>%{y:.4g} nats from %{customdata} documents<extra></extra>",
         )
     )
-    figure.update_layout(
+    return _laid_out(
+        figure,
         title=f"Contribution by {field}",
         yaxis_title=f"{value} value (nats)",
         xaxis={"type": "category"},
-        height=380,
-        **_LAYOUT,
     )
-    return figure
 
 
 def trajectories_figure(df: pd.DataFrame) -> go.Figure:
@@ -94,14 +97,12 @@ def trajectories_figure(df: pd.DataFrame) -> go.Figure:
         figure.add_trace(
             go.Scatter(x=rows["step"], y=rows["value"], mode="lines+markers", name=_label(doc_key))
         )
-    figure.update_layout(
+    return _laid_out(
+        figure,
         title="Cumulative value over training steps",
         xaxis_title="optimizer step",
         yaxis_title="cumulative value (nats)",
-        height=380,
-        **_LAYOUT,
     )
-    return figure
 
 
 def similarity_scatter_figure(df: pd.DataFrame) -> go.Figure:
@@ -120,14 +121,12 @@ def similarity_scatter_figure(df: pd.DataFrame) -> go.Figure:
             "<extra></extra>",
         )
     )
-    figure.update_layout(
+    return _laid_out(
+        figure,
         title="Value vs semantic similarity",
         xaxis_title="semantic similarity to the target",
         yaxis_title="value (nats)",
-        height=380,
-        **_LAYOUT,
     )
-    return figure
 
 
 def efficiency_figure(df: pd.DataFrame) -> go.Figure:
@@ -141,11 +140,10 @@ def efficiency_figure(df: pd.DataFrame) -> go.Figure:
         figure.add_trace(
             go.Scatter(x=ordered["step"], y=ordered[column].cumsum(), mode="lines", name=name)
         )
-    figure.update_layout(
+    return _laid_out(
+        figure,
         title="Efficiency check over training",
         xaxis_title="optimizer step",
         yaxis_title="cumulative nats",
         height=320,
-        **_LAYOUT,
     )
-    return figure
