@@ -12,6 +12,7 @@ from html import escape
 from provenance.reports.canonical import canonical
 from provenance.reports.charts import figures
 from provenance.reports.manifest import summary_rows
+from provenance.reports.wording import evidence_words
 
 SNIPPET = 700  # characters of a document shown around its longest common span
 EMBED_ID = "provenance-report"
@@ -121,18 +122,9 @@ def _contributors(rows: list[dict], target_text: str) -> str:
         "<th>share</th><th>evidence</th><th>text (shared n-grams marked)</th></tr>"
     ]
     for r in rows:
-        ev = r["evidence"]
-        if ev:
-            span = ev["longest_span"]
-            copied = "no common word"
-            if span:
-                start, end = span["target"]
-                copied = f"longest span {span['words']} words: “{escape(target_text[start:end])}”"
-            evidence = (
-                f"<b>{escape(ev['label'])}</b><br>{copied}<br>n-gram overlap "
-                f"{ev['ngram_overlap']:.2f}, similarity {ev['similarity']:.3f}, "
-                f"BM25 {ev['bm25']:.3f}"
-            )
+        if r["evidence"]:
+            label, copied, scores = evidence_words(r["evidence"], target_text, "“”")
+            evidence = f"<b>{escape(label)}</b><br>{escape(copied)}<br>{scores}"
         else:
             evidence = "not computed"
         meta = " · ".join(

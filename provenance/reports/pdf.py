@@ -15,6 +15,7 @@ from fpdf import FPDF
 
 from provenance.reports.charts import figures
 from provenance.reports.manifest import summary_rows
+from provenance.reports.wording import evidence_words
 
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
 SNIPPET = 500  # characters of a document printed around its longest common span
@@ -115,16 +116,7 @@ def _documents(pdf: _Pdf, rows: list[dict], target_text: str) -> None:
             pdf.write_line(meta, size=8)
         ev = r["evidence"]
         if ev:
-            span = ev["longest_span"]
-            copied = "no common word"
-            if span:
-                start, end = span["target"]
-                copied = f'longest span {span["words"]} words: "{target_text[start:end]}"'
-            pdf.write_line(
-                f"{ev['label']}; {copied}; n-gram overlap {ev['ngram_overlap']:.2f}, "
-                f"similarity {ev['similarity']:.3f}, BM25 {ev['bm25']:.3f}",
-                size=8,
-            )
+            pdf.write_line("; ".join(evidence_words(ev, target_text)), size=8)
         text = r["text"]
         centre = ev["longest_span"]["document"][0] if ev and ev["longest_span"] else 0
         start = max(0, centre - SNIPPET // 3)
