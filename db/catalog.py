@@ -96,13 +96,11 @@ class TargetRecord:
     prompt: str | None = None
 
 
-@dataclass(frozen=True)
-class TargetInfo:
+@dataclass(frozen=True, kw_only=True)
+class TargetInfo(TargetRecord):
+    """A target as the ledger holds it: the record, and the id the ledger gave it."""
+
     id: int
-    target_key: str
-    origin: TargetOrigin
-    text: str
-    prompt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -371,7 +369,7 @@ def run_targets(session: Session, run_key: str, *, references: bool = False) -> 
 
 
 def _target_info(target: Target) -> TargetInfo:
-    return TargetInfo(target.id, target.target_key, target.origin, target.text, target.prompt)
+    return TargetInfo(target.target_key, target.text, target.origin, target.prompt, id=target.id)
 
 
 def record_report(
