@@ -1,4 +1,5 @@
-"""Widgets the pages share: run/target pickers, escaped text, download buttons, value wording.
+"""Widgets the pages share: the page preamble, run/target pickers, tables, escaped text, download
+buttons, value wording.
 
 User-supplied text (corpus documents, titles, uploads, generations) is only ever shown through
 elements that escape it: `st.code`, `st.text`, `st.dataframe`, widget option labels. Markdown
@@ -8,9 +9,12 @@ is reserved for our own fixed wording.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pandas as pd
 import streamlit as st
+
+from app import data
 
 # Remembered across pages, so the run and target chosen on one page stay chosen on the next.
 RUN_STATE = "selected_run"
@@ -25,6 +29,34 @@ VALUE_WORDS = (
     "**raw** is the plain value. **Share** = the document's value over the sum of all positive "
     "values of the target: 10% means a tenth of the total help."
 )
+
+
+def page(title: str) -> str:
+    """Title the page and open the ledger (a page stops there, with a fix-it message, when the
+    ledger is unusable); returns the ledger's URL, the first argument of every cached read."""
+    st.title(title)
+    data.ledger()
+    return data.ledger_url()
+
+
+def runs_with_targets(url: str, empty: str) -> pd.DataFrame:
+    """The runs that have user targets; without any, the page shows `empty` and stops."""
+    runs = data.runs(url)
+    runs = runs[runs["targets"] > 0]
+    if runs.empty:
+        st.info(empty)
+        st.stop()
+    return runs
+
+
+def table(frame: pd.DataFrame, empty: str, **options: Any) -> bool:
+    """`frame` as the pages show tables (no index, full width; `options` go to st.dataframe),
+    or the caption `empty` when it has no rows. Returns whether the table was shown."""
+    if frame.empty:
+        st.caption(empty)
+        return False
+    st.dataframe(frame, hide_index=True, width="stretch", **options)
+    return True
 
 
 def show_text(text: str | None, *, empty: str = "(none)") -> None:

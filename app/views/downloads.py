@@ -6,9 +6,7 @@ import streamlit as st
 from app import data, report_download, ui
 from provenance import health
 
-st.title("Downloads")
-data.ledger()
-url = data.ledger_url()
+url = ui.page("Downloads")
 runs = data.runs(url)
 
 st.subheader("Runs and jobs")

@@ -6,14 +6,8 @@ import streamlit as st
 from app import data, ui
 from provenance import health
 
-st.title("Corpus health")
-data.ledger()
-url = data.ledger_url()
-runs = data.runs(url)
-runs = runs[runs["targets"] > 0]
-if runs.empty:
-    st.info("No run has targets yet, so no document has a value to judge.")
-    st.stop()
+url = ui.page("Corpus health")
+runs = ui.runs_with_targets(url, "No run has targets yet, so no document has a value to judge.")
 
 run_key = ui.select_run("health", runs)
 by_raw = st.toggle("Judge by raw value instead of specific", key="health_by_raw")

@@ -4,9 +4,7 @@ import streamlit as st
 
 from app import data, jobs_view, ui
 
-st.title("Overview")
-data.ledger()
-url = data.ledger_url()
+url = ui.page("Overview")
 totals = data.totals(url)
 
 if totals.runs == 0 and totals.jobs_open == 0:
@@ -32,15 +30,8 @@ jobs_view.live_jobs("overview")
 
 st.subheader("Runs")
 runs = data.runs(url)
-if runs.empty:
-    st.caption("No runs yet.")
-else:
-    st.dataframe(runs, hide_index=True, width="stretch")
+if ui.table(runs, "No runs yet."):
     ui.downloads(runs, "runs", "overview")
 
 st.subheader("Corpora")
-corpora = data.corpora(url)
-if corpora.empty:
-    st.caption("No corpora yet.")
-else:
-    st.dataframe(corpora, hide_index=True, width="stretch")
+ui.table(data.corpora(url), "No corpora yet.")

@@ -2,16 +2,22 @@
 
 import streamlit as st
 
-from app import data, jobs_view
+from app import data, jobs_view, ui
 from provenance import pending
 from provenance.jobs import PayloadError
 from provenance.jobs.forms import TINY_MODEL, attribute_job, default, help_text, train_job
 
 ACCOUNTING = {"auto": "Adam-aware (default)", "sgd_proxy": "SGD proxy (the paper's)"}
 
-st.title("Runs")
-data.ledger()
-url = data.ledger_url()
+
+def _number(column, label: str, low: int, high: int, field: str, key: str) -> int:
+    """A whole-number input for the TrainConfig field `field`: its default and help from there."""
+    return int(
+        column.number_input(label, low, high, default(field), key=key, help=help_text(field))
+    )
+
+
+url = ui.page("Runs")
 out = data.data_dir()
 runs = data.runs(url)
 corpora = data.corpora(url)
@@ -28,14 +34,7 @@ with train_tab, st.form("runs_train_form"):
         f"Model: {TINY_MODEL} or a local model folder", TINY_MODEL, key="runs_model"
     )
     cols = st.columns(5)
-    steps = cols[0].number_input(
-        "Steps (0: one epoch)",
-        0,
-        1_000_000,
-        default("steps"),
-        key="runs_steps",
-        help=help_text("steps"),
-    )
+    steps = _number(cols[0], "Steps (0: one epoch)", 0, 1_000_000, "steps", "runs_steps")
     order = cols[1].selectbox(
         "Order",
         [1, 2],
@@ -43,17 +42,8 @@ with train_tab, st.form("runs_train_form"):
         key="runs_order",
         help=help_text("order"),
     )
-    seed = cols[2].number_input(
-        "Seed", 0, 2**31 - 1, default("seed"), key="runs_seed", help=help_text("seed")
-    )
-    batch = cols[3].number_input(
-        "Rows per step",
-        1,
-        4096,
-        default("batch_rows"),
-        key="runs_batch",
-        help=help_text("batch_rows"),
-    )
+    seed = _number(cols[2], "Seed", 0, 2**31 - 1, "seed", "runs_seed")
+    batch = _number(cols[3], "Rows per step", 1, 4096, "batch_rows", "runs_batch")
     accounting = cols[4].selectbox(
         "Values credit",
         list(ACCOUNTING),
@@ -69,10 +59,10 @@ with train_tab, st.form("runs_train_form"):
                 train_job(
                     path,
                     model,
-                    steps=int(steps),
+                    steps=steps,
                     order=int(order),
-                    seed=int(seed),
-                    batch_rows=int(batch),
+                    seed=seed,
+                    batch_rows=batch,
                     accounting=accounting,
                 )
             )
@@ -101,16 +91,12 @@ with replay_tab:
 st.subheader("Jobs")
 jobs_view.live_jobs("runs")
 st.subheader("Runs")
-if runs.empty:
-    st.caption("No runs yet.")
-else:
-    st.dataframe(
-        runs,
-        hide_index=True,
-        width="stretch",
-        key="runs_table",
-        column_config={"committed_step": st.column_config.NumberColumn("committed step")},
-    )
+if ui.table(
+    runs,
+    "No runs yet.",
+    key="runs_table",
+    column_config={"committed_step": st.column_config.NumberColumn("committed step")},
+):
     failed = runs[runs["status"] == "failed"]
     if not failed.empty:
         st.warning(f"{len(failed)} run(s) failed; their jobs' messages are in the table above.")

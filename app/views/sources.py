@@ -5,16 +5,10 @@ import streamlit as st
 from app import data, ui
 from provenance import figures, rollups
 
-st.title("Sources")
-data.ledger()
-url = data.ledger_url()
-runs = data.runs(url)
-runs = runs[runs["targets"] > 0]
-if runs.empty:
-    st.info(
-        "No run has targets yet: add targets on **Targets**, or train with targets on **Runs**."
-    )
-    st.stop()
+url = ui.page("Sources")
+runs = ui.runs_with_targets(
+    url, "No run has targets yet: add targets on **Targets**, or train with targets on **Runs**."
+)
 
 left, middle, right = st.columns(3)
 with left:

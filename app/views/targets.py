@@ -17,9 +17,7 @@ from provenance.uploads import (
     save_targets,
 )
 
-st.title("Targets")
-data.ledger()
-url = data.ledger_url()
+url = ui.page("Targets")
 out = data.data_dir()
 runs = data.runs(url)
 
@@ -86,10 +84,7 @@ st.subheader("Waiting for attribution")
 waiting = pending.pending_table(
     pending.load_pending(out), data.targets(url), data.open_jobs(url, "attribute")
 )
-if waiting.empty:
-    st.caption("Nothing added yet.")
-else:
-    st.dataframe(waiting, hide_index=True, width="stretch", key="targets_pending_table")
+ui.table(waiting, "Nothing added yet.", key="targets_pending_table")
 
 st.subheader("Queue attribution")
 choosable = waiting[waiting["status"] == "not attributed"] if not waiting.empty else waiting
@@ -117,8 +112,5 @@ else:
 
 st.subheader("Targets in the ledger")
 in_ledger = data.targets(url)
-if in_ledger.empty:
-    st.caption("No targets attributed yet.")
-else:
-    st.dataframe(in_ledger, hide_index=True, width="stretch", key="targets_ledger_table")
+if ui.table(in_ledger, "No targets attributed yet.", key="targets_ledger_table"):
     ui.downloads(in_ledger, "targets", "targets")
