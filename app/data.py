@@ -158,6 +158,13 @@ def efficiency(url: str, run_key: str, target_key: str) -> rankings.EfficiencyCh
 
 
 @st.cache_data(ttl=READ_TTL_S, show_spinner=False)
+def efficiency_series(url: str, run_key: str, target_key: str) -> pd.DataFrame:
+    """The per-step efficiency points of one target (`db.rankings.efficiency_series`)."""
+    frame = read(url, rankings.efficiency_series, run_key)
+    return frame[frame["target_key"] == target_key].reset_index(drop=True)
+
+
+@st.cache_data(ttl=READ_TTL_S, show_spinner=False)
 def document(url: str, run_key: str, doc_key: str) -> catalog.DocumentDetail:
     return read(url, catalog.document_detail, run_key, doc_key)
 

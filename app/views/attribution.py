@@ -6,17 +6,10 @@ import streamlit as st
 from app import data, evidence_view, highlight, report_download, ui
 from provenance import figures
 
-st.title("Attribution")
-data.ledger()
-url = data.ledger_url()
-
-runs = data.runs(url)
-runs = runs[runs["targets"] > 0]
-if runs.empty:
-    st.info(
-        "No run has targets yet: add targets on **Targets**, or train with targets on **Runs**."
-    )
-    st.stop()
+url = ui.page("Attribution")
+runs = ui.runs_with_targets(
+    url, "No run has targets yet: add targets on **Targets**, or train with targets on **Runs**."
+)
 
 left, right = st.columns(2)
 with left:
@@ -46,6 +39,8 @@ if check is not None:
         "to the measured drop of the target's loss; under AdamW and large steps they differ "
         "by the Taylor error, so read the values as first-order estimates."
     )
+    series = data.efficiency_series(url, run_key, target_key)
+    st.plotly_chart(figures.efficiency_figure(series), key="attribution_efficiency_chart")
 
 by_raw = st.toggle("Rank by raw value instead of specific", key="attribution_by_raw")
 by = "raw" if by_raw else "specific"
@@ -59,27 +54,23 @@ columns = {**ui.VALUE_COLUMNS, **evidence_view.COLUMNS}
 shown_columns = ["rank", "doc_key", "title", "source", "value", other, "share"]
 
 st.subheader(f"Top contributors (by {by} value)")
-if top.empty:
-    st.caption("No values for this target yet: its attribution job has not committed a step.")
-else:
-    shown = evidence_view.with_evidence(top[shown_columns], found)
-    st.dataframe(
-        shown, hide_index=True, width="stretch", column_config=columns, key="attribution_top_table"
-    )
+shown = evidence_view.with_evidence(top[shown_columns], found)
+if ui.table(
+    shown,
+    "No values for this target yet: its attribution job has not committed a step.",
+    column_config=columns,
+    key="attribution_top_table",
+):
     ui.downloads(shown, f"top-{by}", "attribution")
 
 st.subheader("Most harmful documents")
 st.caption("Negative value: training on these raised the target's loss (pushed the model away).")
-if harmful.empty:
-    st.caption("None: no document has a negative value for this target.")
-else:
-    st.dataframe(
-        evidence_view.with_evidence(harmful[shown_columns], found),
-        hide_index=True,
-        width="stretch",
-        column_config=columns,
-        key="attribution_harmful_table",
-    )
+ui.table(
+    evidence_view.with_evidence(harmful[shown_columns], found),
+    "None: no document has a negative value for this target.",
+    column_config=columns,
+    key="attribution_harmful_table",
+)
 
 shown_keys = list(top["doc_key"]) + list(harmful["doc_key"])
 todo = evidence_view.missing(shown_keys, found)

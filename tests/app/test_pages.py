@@ -105,6 +105,8 @@ def test_attribution_shows_the_expected_top_document(seeded: str) -> None:
     # The efficiency metric and the document detail of the top document.
     labels = [m.label for m in at.metric]
     assert "Sum of all documents' values" in labels
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert "Efficiency check over training" in titles  # the per-step series beside the metric
     assert document_picker(at).value == KNOWN_TOP
     # Raw ranking: the toggle swaps the columns.
     at.toggle(key="attribution_by_raw").set_value(True).run()
