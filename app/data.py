@@ -215,7 +215,7 @@ def evidence(url: str, run_key: str, target_key: str) -> pd.DataFrame:
     """The stored evidence of a target under the current evidence parameters
     (`db.evidence.EVIDENCE_COLUMNS`); pairs not computed yet are absent."""
     from db.evidence import evidence_frame
-    from provenance.reports import evidence_version
+    from provenance.evidence import evidence_version
 
     return read(url, evidence_frame, run_key, target_key, evidence_version())
 

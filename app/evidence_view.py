@@ -1,6 +1,6 @@
 """Evidence beside the values (DESIGN 6): pure joins of a ranking with `data.evidence`.
 
-The evidence itself is computed by `provenance.reports.ensure_evidence`
+The evidence itself is computed by `provenance.evidence.ensure_evidence`
 (attribution_engine/evidence.py for the thresholds) and read back from the ledger; these
 helpers only arrange it for a table, the detail view and the value-vs-similarity scatter.
 """

@@ -30,7 +30,7 @@ from db.evidence import (
 )
 from db.rankings import top_documents
 from db.session import read_only, session_scope
-from provenance.reports.canonical import sha256
+from provenance.canonical import sha256
 
 # Indexing a million documents for one report would take minutes; past this many the BM25
 # collection is the scored documents alone (IDF then compares them with each other only).

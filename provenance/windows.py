@@ -33,7 +33,6 @@ def window_values(
     if first_step > last_step:
         raise ValueError(f"empty step window {first_step}..{last_step}: first_step > last_step")
     get_target(session, run_key, target_key)  # LookupError naming the run's targets
-    reference = Recipe.from_json(get_run(session, run_key).recipe).reference
     others = [
         t for t in run_targets(session, run_key, references=True) if t.target_key != target_key
     ]
@@ -50,6 +49,7 @@ def window_values(
     matrix = table.fillna(0.0).to_numpy(dtype=np.float64)
     if references:
         # A corpus document that is a reference text leaves its own column out (DESIGN 2.4b).
+        reference = Recipe.from_json(get_run(session, run_key).recipe).reference
         own = {doc: references.index(column) for doc, column in _own_keys(reference).items()}
         exclude = own_columns(list(table.index), len(references), own)
         specific = specific_values(matrix, range(1, matrix.shape[1]), exclude)[:, 0]

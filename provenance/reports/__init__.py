@@ -4,13 +4,12 @@
 `build_report` turns it into plain JSON data (a pure function), `envelope` adds its SHA-256
 and per-section hashes, `prepare_report` does those three, `render` writes JSON (canonical,
 RFC 8785 style), HTML, PDF or CSV, `export_report` renders a prepared report to a file and
-records it in the ledger, and `verify` recomputes every hash it can. `ensure_evidence`
-computes and caches the evidence the UI shows beside a ranking.
+records it in the ledger, and `verify` recomputes every hash it can. The evidence a report
+shows is gathered by provenance/evidence.py.
 """
 
-from provenance.evidence import ensure_evidence, evidence_version
+from provenance.canonical import canonical, sha256
 from provenance.reports.build import build_report, envelope
-from provenance.reports.canonical import canonical, sha256
 from provenance.reports.export import export_report, prepare_report, render
 from provenance.reports.report_input import ReportInput, read_report_input
 from provenance.reports.verify import Check, failed, verify
@@ -20,9 +19,7 @@ __all__ = [
     "ReportInput",
     "build_report",
     "canonical",
-    "ensure_evidence",
     "envelope",
-    "evidence_version",
     "export_report",
     "failed",
     "prepare_report",

@@ -17,8 +17,8 @@ import math
 from attribution_engine.train_config import TrainConfig
 from db.catalog import DocumentDetail, RunInfo
 from db.evidence import EvidenceRecord
+from provenance.canonical import sha256
 from provenance.recipe import Recipe
-from provenance.reports.canonical import sha256
 from provenance.reports.manifest import manifest
 from provenance.reports.report_input import ROLLUP_FIELDS, ReportInput
 

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.catalog import record_report
 from db.models import ReportFormat
 from db.session import session_scope
+from provenance.canonical import canonical
 from provenance.reports.build import build_report, envelope
-from provenance.reports.canonical import canonical
 from provenance.reports.csv import render_csv
 from provenance.reports.html import render_html
 from provenance.reports.manifest import file_sha256

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from html import escape
 
-from provenance.reports.canonical import canonical
+from provenance.canonical import canonical
 from provenance.reports.charts import figures
 from provenance.reports.manifest import summary_rows
 from provenance.reports.wording import evidence_words

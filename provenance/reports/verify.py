@@ -23,9 +23,9 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.session import session_scope
+from provenance.canonical import canonical, path_at, render_path, sha256
 from provenance.recipe import RecipeError
 from provenance.reports.build import build_report
-from provenance.reports.canonical import canonical, path_at, render_path, sha256
 from provenance.reports.html import embedded_report
 from provenance.reports.manifest import ENVIRONMENT, FROM_FILES, file_sha256
 from provenance.reports.report_input import read_report_input

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from attribution_engine.shapley import specific_values
-from benchmarks.ledger_seed import document, seed_ledger
+from benchmarks.ledger_seed import document, make_recipe, seed_ledger
 from db.catalog import (
     DocumentRecord,
     TargetRecord,
@@ -190,7 +190,10 @@ def test_window_sums_are_exact_per_document_and_target(filled):
 def test_window_values_need_something_to_contrast_with(filled):
     write, read, _ = filled
     with session_scope(write) as session:
-        create_run(session, "solo", RunKind.TRAIN, {}, corpus_id=get_run(session, "r1").corpus_id)
+        corpus_id = get_run(session, "r1").corpus_id
+        create_run(
+            session, "solo", RunKind.TRAIN, make_recipe("solo").to_json(), corpus_id=corpus_id
+        )
         add_targets(session, "solo", [TargetRecord("only", "text", TargetOrigin.FILE)])
     nothing = "no reference or other target"
     with session_scope(read) as session, pytest.raises(LookupError, match=nothing):

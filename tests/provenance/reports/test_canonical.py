@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from provenance.reports.canonical import canonical, number, path_at, sha256
+from provenance.canonical import canonical, number, path_at, sha256
 
 
 @pytest.mark.parametrize(
