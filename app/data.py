@@ -27,6 +27,7 @@ from db.schema import SchemaOutOfDate, check_schema, current_revision, upgrade
 from db.session import make_engine, make_sessionmaker, safe_url, session_scope, url_from_environment
 from provenance import jobs as provenance_jobs
 from provenance.jobs import JobPayload
+from provenance.recipe import Recipe
 
 ENV_DATA_DIR = "PROVENANCE_DATA_DIR"
 DEFAULT_DATA_DIR = Path("provenance-data")  # the CLI's --out default
@@ -110,6 +111,14 @@ def runs(url: str) -> pd.DataFrame:
     from provenance.run_list import with_recipes
 
     return with_recipes(read(url, catalog.list_runs))
+
+
+@st.cache_data(ttl=READ_TTL_S, show_spinner=False)
+def recipe(url: str, run_key: str) -> Recipe | None:
+    """The run's recipe, or None where this software cannot read it."""
+    from provenance.run_list import readable_recipe
+
+    return readable_recipe(read(url, catalog.get_run, run_key).recipe)
 
 
 def committed_step(url: str, run_key: str) -> int:

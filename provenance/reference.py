@@ -22,8 +22,6 @@ import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
-
 from attribution_engine.corpus import Corpus
 from attribution_engine.evidence import Label, Thresholds, label, longest_common_span, words
 from attribution_engine.records import CorpusError
@@ -69,6 +67,8 @@ def _corpus_reference(corpus: Corpus, config: TrainConfig) -> Reference:
             f"{config.reference_documents}, the corpus has {len(corpus.documents)}); raise "
             "--reference-documents, or use --reference other_targets with two targets or more"
         )
+    import torch  # the seeded sample; imported here so that describing a reference needs none
+
     generator = torch.Generator().manual_seed(config.seed + 1)
     picked = torch.randperm(len(corpus.documents), generator=generator)[:count].tolist()
     chosen = [corpus.documents[i] for i in sorted(picked)]
@@ -173,6 +173,27 @@ def unreachable_targets(
                 )
                 break
     return tuple(flags)
+
+
+def describe(reference: Reference) -> str:
+    """What specific values of a run are measured against, in words (UI and reports)."""
+    n = len(reference.doc_ids)
+    documents = f"{n} corpus document{'s' if n != 1 else ''}"
+    if reference.kind == "corpus":
+        return (
+            f"{documents} that are still trained on (each document's own text, if it is one "
+            "of them, is left out of its own reference)"
+        )
+    if reference.kind == "file":
+        return f"{n} text{'s' if n != 1 else ''} from a reference file, none of them in the corpus"
+    if reference.kind == "held_out":
+        return f"{documents} the user held out of training (these are not trained on)"
+    return "the mean over the run's other targets"
+
+
+def target_flag(flags: Sequence[TargetFlag], target_id: str) -> str | None:
+    """Why the target's source cannot be found in this run, or None."""
+    return next((f.reason for f in flags if f.target_id == target_id), None)
 
 
 def clip_reference(reference: Reference, tokenizer, context: int) -> Reference:

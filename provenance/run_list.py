@@ -29,7 +29,7 @@ def with_recipes(runs: pd.DataFrame) -> pd.DataFrame:
     """`db.catalog.list_runs` with `total_steps` and `model` from each run's recipe in place
     of the recipe itself (columns RUN_COLUMNS); None where the recipe does not say (a recipe
     this software cannot read, or a version-1 recipe of an epoch-based run)."""
-    recipes = [_recipe(raw) for raw in runs["recipe"]]
+    recipes = [readable_recipe(raw) for raw in runs["recipe"]]
     frame = runs.assign(
         total_steps=[r.total_steps if r else None for r in recipes],
         model=[r.model if r else None for r in recipes],
@@ -37,7 +37,8 @@ def with_recipes(runs: pd.DataFrame) -> pd.DataFrame:
     return frame[RUN_COLUMNS]
 
 
-def _recipe(raw: object) -> Recipe | None:
+def readable_recipe(raw: object) -> Recipe | None:
+    """The recipe the ledger stored, or None where this software cannot read it."""
     try:
         return Recipe.from_json(raw)  # type: ignore[arg-type]
     except ValueError:  # RecipeError, or a config TrainConfig refuses

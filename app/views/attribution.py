@@ -5,6 +5,7 @@ import streamlit as st
 
 from app import data, evidence_view, highlight, report_download, ui
 from provenance import figures
+from provenance.reference import describe, target_flag
 
 url = ui.page("Attribution")
 runs = ui.runs_with_targets(
@@ -24,6 +25,14 @@ if prompt:
     st.caption("Prompt (not scored)")
     ui.show_text(prompt)
 ui.show_text(text)
+
+recipe = data.recipe(url, run_key)
+if recipe is not None:
+    flag = target_flag(recipe.flags, target_key)
+    if flag:
+        st.warning("This target's source cannot be found in this run:", icon=":material/warning:")
+        ui.show_text(f"This target {flag}")  # names a document id: shown escaped
+    st.caption(f"Specific values are measured against {describe(recipe.reference)}.")
 
 with st.expander("What the numbers mean", expanded=False):
     st.markdown(ui.VALUE_WORDS)

@@ -19,6 +19,7 @@ from db.catalog import DocumentDetail, RunInfo
 from db.evidence import EvidenceRecord
 from provenance.canonical import sha256
 from provenance.recipe import Recipe
+from provenance.reference import describe, target_flag
 from provenance.reports.manifest import manifest
 from provenance.reports.report_input import ROLLUP_FIELDS, ReportInput
 
@@ -40,6 +41,7 @@ def build_report(data: ReportInput) -> dict:
             "text": data.target.text,
             "prompt": data.target.prompt,
             "origin": data.target.origin.value,
+            "source_flag": target_flag(data.recipe.flags, data.target.target_key),
         },
         "run": _run_section(data.run, data.recipe),
         "method": {**_method(data.recipe), "documents_shown": data.k},
@@ -84,7 +86,12 @@ def _run_section(run: RunInfo, recipe: Recipe) -> dict:
 def _method(recipe: Recipe) -> dict:
     return {
         **method_of(recipe.config, recipe.accounting),
-        "reference": {"kind": recipe.reference.kind, "documents": list(recipe.reference.doc_ids)},
+        "reference": {
+            "kind": recipe.reference.kind,
+            "documents": list(recipe.reference.doc_ids),
+            "not_trained_on": list(recipe.reference.excluded),
+            "description": describe(recipe.reference),
+        },
         "ranked_by": "specific (target minus reference, DESIGN 2.4b)",
         "units": UNITS,
     }

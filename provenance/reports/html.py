@@ -31,6 +31,7 @@ def render_html(document: dict) -> bytes:
         f"<p class=hash>Report SHA-256: <code>{escape(document['sha256'])}</code></p>",
         "<h2>Target</h2>",
         _highlighted_target(report),
+        _source_flag(target),
         "<h2>Model and run</h2>",
         _table(
             [
@@ -203,3 +204,9 @@ mark{background:#ffe08a}
 blockquote{border-left:4px solid #2b7bba;padding-left:1em;white-space:pre-wrap}
 code{font-size:.85em;word-break:break-all}
 """
+
+
+def _source_flag(target: dict) -> str:
+    """A warning that this target's source cannot be found in the run, or nothing."""
+    flag = target.get("source_flag")
+    return f"<p class=warning><strong>Warning:</strong> {escape(flag)}</p>" if flag else ""

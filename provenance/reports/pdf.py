@@ -37,6 +37,8 @@ def render_pdf(document: dict, *, charts: bool = True) -> bytes:
     if report["target"]["prompt"]:
         pdf.write_line(f"Prompt: {report['target']['prompt']}")
     pdf.write_line(report["target"]["text"])
+    if report["target"].get("source_flag"):
+        pdf.write_line(f"Warning: this target {report['target']['source_flag']}")
     pdf.heading("Model and run")
     for key, value in report["run"].items():
         pdf.write_line(f"{key}: {value}")

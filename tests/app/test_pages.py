@@ -107,6 +107,8 @@ def test_attribution_shows_the_expected_top_document(seeded: str) -> None:
     assert "Sum of all documents' values" in labels
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
     assert "Efficiency check over training" in titles  # the per-step series beside the metric
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("Specific values are measured against") for c in captions)
     assert document_picker(at).value == KNOWN_TOP
     # Raw ranking: the toggle swaps the columns.
     at.toggle(key="attribution_by_raw").set_value(True).run()

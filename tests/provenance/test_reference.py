@@ -18,6 +18,8 @@ from provenance.reference import (
     BadReference,
     check_against_targets,
     choose_reference,
+    describe,
+    target_flag,
     unreachable_targets,
 )
 
@@ -105,6 +107,8 @@ def test_a_target_copying_a_held_out_document_is_flagged(corpus):
     (flag,) = unreachable_targets([copy, other], reference)
     assert flag.target_id == "copy" and flag.document == "doc-004"
     assert "does not train on" in flag.reason
+    assert target_flag([flag], "copy") == flag.reason and target_flag([flag], "other") is None
+    assert describe(reference).startswith("1 corpus document the user held out")
 
 
 def test_a_verbatim_source_chosen_as_a_reference_text_is_trained_on_and_ranks(

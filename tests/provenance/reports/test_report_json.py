@@ -48,6 +48,10 @@ def test_report_contents(ledgered, exported):
     top = report["contributors"][0]
     assert top["doc_key"] == "doc-004"
     assert top["evidence"]["label"] == "verbatim"
+    reference = report["method"]["reference"]
+    assert reference["kind"] == "corpus" and reference["not_trained_on"] == []
+    assert reference["description"].startswith("8 corpus documents that are still trained on")
+    assert report["target"]["source_flag"] is None
     start, end = top["evidence"]["longest_span"]["target"]
     assert report["target"]["text"][start:end] == report["target"]["text"].rstrip(">")[:end]
     assert all(r["specific"] < 0 for r in report["harmful"])
