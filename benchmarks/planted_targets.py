@@ -1,6 +1,7 @@
-"""Planted targets for the provenance benchmark, written by hand (issue 7, item 2).
+"""Planted targets for the provenance benchmarks, written by hand (issue 7, item 2; issue 15,
+item 3).
 
-For each of eight State of the Union paragraphs (ids of `provenance corpus sotu`), four texts at
+For each of 24 State of the Union paragraphs (ids of `provenance corpus sotu`), four texts at
 falling similarity to the source:
 
 - verbatim:   the paragraph's opening sentences copied exactly (a partial verbatim copy);
@@ -11,7 +12,9 @@ falling similarity to the source:
 
 The texts are original (not taken from other addresses) so that no other corpus paragraph is
 a near copy of a target by construction; `tests/benchmarks` checks the verbatim ones are exact
-substrings of their source.
+substrings of their source. Five cases are decoys: a distinctive phrase of the source also
+appears in another paragraph of the corpus (found by searching the corpus for 7-word sequences
+shared by exactly two paragraphs of different addresses), and the verbatim target contains it.
 """
 
 from dataclasses import dataclass
@@ -26,6 +29,10 @@ class Planted:
     paraphrase: str
     heavy: str
     topic: str
+    # A decoy case: `shared_phrase` (in the source and, verbatim, in the verbatim target) also
+    # appears in the corpus paragraph `decoy_id`, from another address; both are trained on.
+    decoy_id: str = ""
+    shared_phrase: str = ""
 
     def text(self, level: str) -> str:
         return getattr(self, level)
@@ -228,6 +235,424 @@ PLANTED = (
             "prices must be continued. Without them the cost of living would climb faster and "
             "the burden of the defense program would fall hardest on families with fixed "
             "incomes."
+        ),
+    ),
+    # Sixteen more cases (issue 15, item 3), 1804 to 2022. The first five are decoy cases: a
+    # distinctive phrase of the source (`shared_phrase`) also appears in another corpus
+    # paragraph (`decoy_id`, a different address), so a verbatim copy is not found by that
+    # phrase alone.
+    Planted(
+        source_id="1994-Clinton-1/p52",
+        verbatim=(
+            "We achieved agreements with Ukraine, with Belarus, with Kazahkstan to eliminate "
+            "completely their nuclear arsenal. We are working to achieve a Korean Peninsula "
+            "free of nuclear weapons."
+        ),
+        paraphrase=(
+            "We reached agreements with Ukraine, Belarus and Kazahkstan under which they will "
+            "give up their nuclear arsenal completely, and we are working toward a Korean "
+            "Peninsula free of nuclear weapons. We also secured indictments against terrorists "
+            "and want a treaty banning chemical weapons ratified early."
+        ),
+        heavy=(
+            "Three nations that came out of the old Soviet state have agreed to give up every "
+            "atomic bomb left on their soil, and we are pressing for the same in East Asia. "
+            "We charged men who plot attacks on civilians and we hope the ban on poison gas "
+            "will soon be in force."
+        ),
+        topic=(
+            "Arms control remains at the center of our foreign policy. We will press for "
+            "deeper cuts in strategic forces, stronger inspections of plants that could make "
+            "bomb fuel, and an end to the sale of missiles to governments that threaten their "
+            "neighbours."
+        ),
+        decoy_id="2007-Bush-1/p52",
+        shared_phrase="Korean Peninsula free of nuclear weapons",
+    ),
+    Planted(
+        source_id="1838-VanBuren-1/p51",
+        verbatim=(
+            "It affords me sincere pleasure to be able to apprise you of the entire removal of "
+            "the Cherokee Nation of Indians to their new homes west of the Mississippi."
+        ),
+        paraphrase=(
+            "I am sincerely pleased to tell you that the Cherokee Nation of Indians has been "
+            "removed entirely to their new homes west of the Mississippi. The measures "
+            "Congress authorized at its last session had the happiest effects, and under "
+            "their own chiefs they emigrated without apparent reluctance."
+        ),
+        heavy=(
+            "I can report that one of the large tribes of the South has now left its old "
+            "country entirely for lands beyond the great river. Last year's law settled a "
+            "long quarrel, and the people travelled under their own leaders, led by the "
+            "general in the field, and went willingly."
+        ),
+        topic=(
+            "The agents among the tribes report that the schools and farms set up for them "
+            "are doing well. Annuities have been paid on time, and the frontier posts keep "
+            "the peace between the settlers and the bands who hunt on the prairies."
+        ),
+        decoy_id="1840-VanBuren-1/p44",
+        shared_phrase="their new homes west of the Mississippi",
+    ),
+    Planted(
+        source_id="1893-Cleveland-1/p36",
+        verbatim=(
+            "the United States, departing from its policy consecrated by a century of "
+            "observance, entered four years ago into the treaty of Berlin, thereby becoming "
+            "jointly bound with England and Germany to establish and maintain Malietoa "
+            "Laupepa as King of Samoa."
+        ),
+        paraphrase=(
+            "Four years ago the United States broke with a policy observed for a century and "
+            "entered the treaty of Berlin, becoming jointly bound with England and Germany to "
+            "keep Malietoa Laupepa as King of Samoa. The treaty created a foreign court, a "
+            "council for Apia and a revenue system for the islands."
+        ),
+        heavy=(
+            "Breaking with a tradition a hundred years old, we signed a pact with two "
+            "European empires to set up and keep a native ruler on the throne of a group of "
+            "Pacific islands. It gave them foreign judges, a town council with a foreign head "
+            "and new taxes to pay for it all."
+        ),
+        topic=(
+            "Our relations with the island kingdoms of the Pacific call for care. Our ships "
+            "need coaling stations there, and our merchants trade in their ports, but we "
+            "should not take part in quarrels over who rules them or share their government "
+            "with the great powers."
+        ),
+        decoy_id="1895-Cleveland-1/p46",
+        shared_phrase="jointly bound with England and Germany",
+    ),
+    Planted(
+        source_id="2022-Biden-1/p72",
+        verbatim=(
+            "When we invest in our workers and we build an economy from the bottom up and the "
+            "middle out, together we can do something we haven't done in a long time: build "
+            "a better America."
+        ),
+        paraphrase=(
+            "Let's pass the PRO Act: if most workers want to form a union, nobody should be "
+            "able to stop them. When we invest in our workers and build an economy from the "
+            "bottom up and the middle out, we can do together what we haven't done in a long "
+            "time and build a better America."
+        ),
+        heavy=(
+            "Congress should protect the right to organise: when most people in a workplace "
+            "want to bargain together, no one should block them. Put money into working "
+            "people, grow prosperity from ordinary families outward, and this country can "
+            "again become something finer."
+        ),
+        topic=(
+            "Wages have been rising fastest for the workers at the bottom of the ladder. "
+            "Factories are opening again in towns that had lost them, and I want every "
+            "new job built with American steel to pay enough to raise a family."
+        ),
+        decoy_id="2023-Biden-1/p23",
+        shared_phrase="an economy from the bottom up and the middle out",
+    ),
+    Planted(
+        source_id="1876-Grant-1/p48",
+        verbatim=(
+            "The improvement of the South Pass of the Mississippi River, under James B. Eads "
+            "and his associates, is progressing favorably."
+        ),
+        paraphrase=(
+            "James B. Eads and his associates are making good progress on the improvement of "
+            "the South Pass of the Mississippi River. The channel between the jetties is now "
+            "over 20 feet deep, but not yet as wide as the law requires before the United "
+            "States pays; engineer officers are examining the works."
+        ),
+        heavy=(
+            "The work to deepen one of the outlets of the great river at the Gulf is going "
+            "well. The passage between the new walls of stone is more than a score of feet "
+            "deep, though not yet wide enough for the contractor to be paid, and army "
+            "engineers are inspecting it now."
+        ),
+        topic=(
+            "The rivers and harbors of the country need steady care. Sandbars close the "
+            "mouths of our ports to large ships, the levees along the lower valley give way "
+            "in every flood, and the appropriations for these works should not be spread too "
+            "thin to finish any of them."
+        ),
+        decoy_id="1879-Hayes-1/p83",
+        shared_phrase="South Pass of the Mississippi River",
+    ),
+    Planted(
+        source_id="1804-Jefferson-1/p5",
+        verbatim=(
+            "I have the satisfaction to inform you that the objections which had been urged "
+            "by that Government against the validity of our title to the country of "
+            "Louisiana have been withdrawn"
+        ),
+        paraphrase=(
+            "I am glad to inform you that that Government has withdrawn its objections to the "
+            "validity of our title to Louisiana, although its exact limits remain to be "
+            "settled. We delivered the stock created under the convention of Paris, and the "
+            "Government of France has formally acknowledged that the stipulation was "
+            "fulfilled."
+        ),
+        heavy=(
+            "The European court that questioned whether we truly own the vast western land "
+            "we bought has given up its complaint, though the borders are still to be agreed. "
+            "We handed over the bonds promised in the purchase treaty, and the seller has "
+            "confirmed in writing that we kept our side of the bargain."
+        ),
+        topic=(
+            "Settlers are moving into the new territory along the rivers, and the posts at "
+            "its edges have been strengthened. An expedition has gone up the great river of "
+            "the north-west to learn the country and its peoples and to find a route to the "
+            "western ocean."
+        ),
+    ),
+    Planted(
+        source_id="1966-Johnson-1/p99",
+        verbatim=(
+            "I will also propose the International Health Act of 1966 to strike at disease by "
+            "a new effort to bring modern skills and knowledge to the uncared-for, those "
+            "suffering in the world"
+        ),
+        paraphrase=(
+            "I will propose the International Health Act of 1966, a new effort to bring "
+            "modern skills and knowledge to the uncared-for who suffer around the world. It "
+            "would try to wipe out smallpox and malaria and control yellow fever within the "
+            "decade, and help countries that want to slow population growth."
+        ),
+        heavy=(
+            "A new law will carry our doctors' know-how to the sick and neglected of poorer "
+            "lands. Within ten years we aim to end two great killing fevers and curb a third, "
+            "and we will fund research for nations that want to have smaller families."
+        ),
+        topic=(
+            "Medical care for the aged under social security begins this year, and we will "
+            "build more hospitals and train more nurses. No American should be denied "
+            "treatment because he is old or poor or lives far from a city."
+        ),
+    ),
+    Planted(
+        source_id="1902-Roosevelt-1/p29",
+        verbatim=(
+            "The Congress has wisely provided that we shall build at once an isthmian canal, "
+            "if possible at Panama. The Attorney-General reports that we can undoubtedly "
+            "acquire good title from the French Panama Canal Company."
+        ),
+        paraphrase=(
+            "Congress has wisely provided for building an isthmian canal at once, at Panama "
+            "if possible, and the Attorney-General says we can acquire good title from the "
+            "French Panama Canal Company. We are negotiating with Colombia for her assent. "
+            "The canal will be one of the greatest engineering feats in history."
+        ),
+        heavy=(
+            "The lawmakers have chosen well in ordering a waterway cut through the narrow "
+            "neck of land between the oceans. Our chief law officer finds we can buy the "
+            "rights of the foreign firm that began it, talks with the country that owns the "
+            "ground are under way, and no greater piece of building will have been done."
+        ),
+        topic=(
+            "A navy on two oceans needs a short passage between them. Our warships now sail "
+            "around the whole of South America to go from one coast to the other, a voyage "
+            "of months that leaves each coast exposed while the fleet is away."
+        ),
+    ),
+    Planted(
+        source_id="1962-Kennedy-1/p77",
+        verbatim=(
+            "With the approval of this Congress, we have undertaken in the past year a great "
+            "new effort in outer space. Our aim is not simply to be first on the moon, any "
+            "more than Charles Lindbergh's real aim was to be the first to Paris."
+        ),
+        paraphrase=(
+            "With this Congress's approval we began a great new effort in outer space last "
+            "year. Being first on the moon is not our only aim, just as Charles Lindbergh did "
+            "not fly only to be the first to Paris; we want to open a new frontier of "
+            "science, commerce and cooperation for the Free World."
+        ),
+        heavy=(
+            "You agreed last year to a bold push beyond the sky. Landing a man up there first "
+            "is not the whole point, any more than the lone flyer who crossed the sea in his "
+            "small plane only wanted to win a race; we want our science, trade and partners "
+            "to lead in a new field."
+        ),
+        topic=(
+            "Weather satellites now watch storms from orbit, and soon satellites will carry "
+            "telephone calls and television across the oceans. These are the first fruits of "
+            "our rocket program, and they should be shared with every nation."
+        ),
+    ),
+    Planted(
+        source_id="1905-Roosevelt-1/p86",
+        verbatim=(
+            "The most characteristic animal of the Western plains was the great, shaggy-maned "
+            "wild ox, the bison, commonly known as buffalo."
+        ),
+        paraphrase=(
+            "The great, shaggy-maned wild ox of the Western plains, the bison or buffalo, "
+            "was their most characteristic animal. Only small herds remain, a few of them in "
+            "the Yellowstone Park, and a herd like the one on the Flat-head Reservation "
+            "should be preserved on a reservation or forest reserve."
+        ),
+        heavy=(
+            "The huge maned beast that once covered the grasslands beyond the Mississippi is "
+            "nearly gone; only scattered bands survive, some in our first national park. One "
+            "herd on a tribal reserve in the north-west should be kept alive on public land, "
+            "and its hides would even pay."
+        ),
+        topic=(
+            "Our forests are being cut faster than they grow. The forest reserves should be "
+            "enlarged and managed by trained men, so that timber, water and grazing are kept "
+            "for the settlers of the future and not used up in one generation."
+        ),
+    ),
+    Planted(
+        source_id="1866-Johnson-1/p30",
+        verbatim=(
+            "The entire success of the Atlantic telegraph between the coast of Ireland and "
+            "the Province of Newfoundland is an achievement which has been justly celebrated "
+            "in both hemispheres"
+        ),
+        paraphrase=(
+            "The complete success of the Atlantic telegraph from the coast of Ireland to the "
+            "Province of Newfoundland has rightly been celebrated in both hemispheres as a "
+            "new era of civilization. A line of telegraph through Kamchatka and the Russian "
+            "possessions in America may connect the two continents across the Pacific."
+        ),
+        heavy=(
+            "The wire laid under the ocean from the Irish shore to the British colony off "
+            "Canada now works, and the whole world has cheered it. A second line is planned "
+            "through the Tsar's lands in Siberia and on his American territory to join Asia "
+            "to our own continent."
+        ),
+        topic=(
+            "The railroad to the Pacific is being pushed forward from both ends. When it is "
+            "finished, goods and travellers will cross the continent in days instead of "
+            "months, and the mines and farms of the West will be joined to the markets of "
+            "the East."
+        ),
+    ),
+    Planted(
+        source_id="1971-Nixon-1/p38",
+        verbatim=(
+            "I will also ask for an appropriation of an extra $100 million to launch an "
+            "intensive campaign to find a cure for cancer, and I will ask later for whatever "
+            "additional funds can effectively be used."
+        ),
+        paraphrase=(
+            "I will ask for an extra $100 million to launch an intensive campaign for a cure "
+            "for cancer, and later for whatever more can effectively be used. The effort that "
+            "split the atom and took man to the moon should now be turned toward conquering "
+            "this dread disease, a total national commitment."
+        ),
+        heavy=(
+            "I want a large new sum of money for a concentrated drive to defeat the disease "
+            "that kills so many of our people, and more later if it can be spent well. The "
+            "kind of push that mastered nuclear physics and landed astronauts should now go "
+            "to medicine."
+        ),
+        topic=(
+            "Heart disease and stroke still take more lives than any other cause. We will "
+            "expand research at the National Institutes of Health and train more doctors, "
+            "and every family should be able to afford the care that science now makes "
+            "possible."
+        ),
+    ),
+    Planted(
+        source_id="1999-Clinton-1/p99",
+        verbatim=(
+            "Today, we're restoring the Florida Everglades, saving Yellowstone, preserving "
+            "the red rock canyons of Utah, protecting California's redwoods and our precious "
+            "coasts."
+        ),
+        paraphrase=(
+            "We are restoring the Florida Everglades, saving Yellowstone, preserving Utah's "
+            "red rock canyons and protecting California's redwoods and our precious coasts. "
+            "But global warming is our most fateful new challenge: 1998 was the warmest year "
+            "ever recorded, and last year's heat waves and floods are a warning."
+        ),
+        heavy=(
+            "We are bringing back the southern wetlands, guarding the oldest national park, "
+            "keeping the desert gorges of the West and the giant trees of the Pacific coast "
+            "safe. Yet a hotter planet is the gravest danger ahead: no year was ever hotter "
+            "than the last, and its storms were only a foretaste."
+        ),
+        topic=(
+            "Clean air and clean water are rights every family should have. We have cut the "
+            "soot from power plants, cleaned up hundreds of toxic waste sites, and we will "
+            "keep polluters from dumping into the rivers our children swim in."
+        ),
+    ),
+    Planted(
+        source_id="1874-Grant-1/p36",
+        verbatim=(
+            "Extensive and much-needed soundings have been made for hydrographic purposes and "
+            "to fix the proper routes of ocean telegraphs."
+        ),
+        paraphrase=(
+            "Much has been done this year for science and general knowledge. Extensive "
+            "soundings have been made for hydrographic purposes and to fix the routes of "
+            "ocean telegraphs, the Isthmus has been surveyed, and two Navy vessels are "
+            "observing the transit of Venus with England, France, Germany, and Russia."
+        ),
+        heavy=(
+            "Our ships have measured the depth of the sea in many places, both for charts "
+            "and to lay cables along the best lines. The narrow land between the Americas was "
+            "mapped, and two warships join four European nations in watching a planet cross "
+            "the face of the sun."
+        ),
+        topic=(
+            "The Coast Survey has charted more of our shores and harbours, and the Naval "
+            "Observatory has published new tables of the stars for the use of navigators. "
+            "These works cost little and save ships and lives at sea."
+        ),
+    ),
+    Planted(
+        source_id="2003-Bush-1/p43",
+        verbatim=(
+            "As we fight this war, we will remember where it began: Here, in our own country. "
+            "This Government is taking unprecedented measures to protect our people and "
+            "defend our homeland."
+        ),
+        paraphrase=(
+            "While we fight this war we will remember that it began here, in our own "
+            "country, and this Government is taking unprecedented measures to defend our "
+            "homeland. We have posted more than 50,000 newly trained screeners in airports "
+            "and begun inoculating troops and first-responders against smallpox."
+        ),
+        heavy=(
+            "We will not forget that the conflict started on our own soil, and never before "
+            "has Washington done so much to keep citizens safe at home: tens of thousands of "
+            "new guards check travellers at terminals, and soldiers and emergency crews are "
+            "being vaccinated against an old plague."
+        ),
+        topic=(
+            "Our intelligence agencies must share what they know with each other and with "
+            "local police. A single department now guards our borders, coasts and "
+            "transport, and it will have the tools it needs to stop attacks before they "
+            "happen."
+        ),
+    ),
+    Planted(
+        source_id="1935-Roosevelt-1/p20",
+        verbatim=(
+            "Closely related to the broad problem of livelihood is that of security against "
+            "the major hazards of life."
+        ),
+        paraphrase=(
+            "Security against the major hazards of life is closely related to the broad "
+            "problem of livelihood, and a survey of many Nations and States shows the time "
+            "has come for the national Government to act. I shall soon send recommendations "
+            "on unemployment insurance, old age insurance and benefits for children and "
+            "mothers."
+        ),
+        heavy=(
+            "Earning a living goes hand in hand with being protected from life's great "
+            "misfortunes. What other countries and our own states have tried shows that "
+            "Washington must now step in; my proposals will cover people out of work, the "
+            "elderly, the young, the disabled, and the sick."
+        ),
+        topic=(
+            "Millions are still out of work, and relief alone cannot be the answer. Public "
+            "works that build roads, dams and schools give men wages instead of a dole, and "
+            "they leave the country richer than they found it."
         ),
     ),
 )

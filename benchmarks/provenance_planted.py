@@ -63,7 +63,9 @@ class PlantedConfig:
     # and the whole benchmark set stays within 20 minutes on 2 cores.
     documents: int = 800
     recipe: TrainConfig = PLANTED_RECIPE
-    planted: tuple[Planted, ...] = PLANTED
+    # The eight cases of issue 7, so the tables of docs/fidelity.md stay reproducible; the 24 of
+    # issue 15 run in planted_regimes.
+    planted: tuple[Planted, ...] = PLANTED[:8]
     levels: tuple[str, ...] = LEVELS
     order: int = 1  # 2 adds the second-order term (both accountings), at several times the cost
     seed: int = 0

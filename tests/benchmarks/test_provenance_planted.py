@@ -28,7 +28,7 @@ TINY = PlantedConfig(
 
 def test_planted_targets_are_well_formed(sotu_out):
     texts = {r["id"]: r["text"] for r in sotu_records(sotu_out)}
-    assert len(PLANTED) >= 8
+    assert len(PLANTED) >= 24
     assert len({p.source_id for p in PLANTED}) == len(PLANTED)
     for p in PLANTED:
         source = texts[p.source_id]
@@ -36,6 +36,13 @@ def test_planted_targets_are_well_formed(sotu_out):
         for level in LEVELS[1:]:
             assert p.text(level) not in source
             assert len(p.text(level).split()) >= 20
+    decoys = [p for p in PLANTED if p.decoy_id]
+    assert len(decoys) >= 4
+    for p in decoys:  # the shared phrase is in the source, its copy and the decoy (another address)
+        assert p.shared_phrase in texts[p.source_id] and p.shared_phrase in p.verbatim
+        assert p.shared_phrase in texts[p.decoy_id]
+        assert p.decoy_id.split("/")[0] != p.source_id.split("/")[0]
+        assert p.decoy_id not in {q.source_id for q in PLANTED}
 
 
 @pytest.fixture(scope="module")
