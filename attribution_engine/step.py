@@ -50,6 +50,9 @@ class StepResult:
     train_loss: float  # the step's objective, nats per predicted token
     target_losses: torch.Tensor  # float64 [V], each target's mean token loss before the step
     predicted_drop: torch.Tensor  # float64 [V], g_v . (w_before - w_after): first-order drop
+    # float64 [V], g_v . (the step's weight-decay displacement): the part of predicted_drop that
+    # decay, credited to no row, accounts for (decay_displacements says where it is separable)
+    decay_drop: torch.Tensor
     lr: float  # learning rate of the first parameter group
     clip_factor: float  # c_t = min(1, max_norm / (norm + 1e-6)); 1 without clipping
     accounting: Accounting
@@ -180,6 +183,9 @@ class InRunAttributor:
         if moments:
             check_adam_state(optimizer, moments)
         drops = [b - p.detach() for b, p in zip(before, params, strict=True)]
+        decays = decay_displacements(optimizer, params, before)
+        # [V, 2]: g_v . (w_before - w_after) and g_v . decay, in one pass over the captures
+        dots = _target_dots(target_uses, params, drops, target_losses.shape[0], decays).cpu()
         values, train_loss = self._gather(values, train_loss)
         values, second = _fold(values.cpu(), target_losses.shape[0], config.order)  # [B, V] on CPU
         return StepResult(
@@ -187,7 +193,8 @@ class InRunAttributor:
             second_order=second,
             train_loss=train_loss,
             target_losses=target_losses.cpu(),
-            predicted_drop=_target_dots(target_uses, params, drops, target_losses.shape[0]).cpu(),
+            predicted_drop=dots[:, 0],
+            decay_drop=dots[:, 1],
             lr=float(optimizer.param_groups[0]["lr"]),
             clip_factor=clip,
             accounting=self.accounting,
@@ -360,12 +367,34 @@ def _target_dots(
     params: list[nn.Parameter],
     deltas: list[torch.Tensor],
     n: int,
+    more: list[torch.Tensor | None],
 ) -> torch.Tensor:
-    """float64 [V]: g_v . delta for one delta per parameter, from the target captures."""
-    out = torch.zeros(n, dtype=torch.float64, device=deltas[0].device)
+    """float64 [V, 2]: g_v . delta and g_v . more (0 where more is None), one delta and one
+    `more` per parameter, from the target captures in one contraction each."""
+    out = torch.zeros(n, 2, dtype=torch.float64, device=deltas[0].device)
     with without_autocast(out.device):
-        for p, delta in zip(params, deltas, strict=True):
+        for p, delta, extra in zip(params, deltas, more, strict=True):
+            stacked = delta.unsqueeze(0) if extra is None else torch.stack([delta, extra])
             for use in target_uses.get(p, []):
-                matrices = delta.unsqueeze(0).to(use.tensor.dtype)
-                out += dot_with_matrices(use, matrices)[:, 0].double()
+                dots = dot_with_matrices(use, stacked.to(use.tensor.dtype)).double()  # [V, 1|2]
+                out[:, : dots.shape[1]] += dots
+    return out
+
+
+def decay_displacements(
+    optimizer: torch.optim.Optimizer, params: list[nn.Parameter], before: list[torch.Tensor]
+) -> list[torch.Tensor | None]:
+    """Each parameter's weight-decay displacement lr * weight_decay * w_before, where the update
+    rule applies it apart from the gradient: AdamW (decoupled) and SGD without momentum (whose
+    L2 term is added to the gradient and moves w by exactly that). None where a parameter has no
+    decay, or where decay runs through momentum or Adam's moments (Adam's L2, SGD momentum):
+    there it stays inside the optimizer's other terms."""
+    out: list[torch.Tensor | None] = []
+    for p, w in zip(params, before, strict=True):
+        group = param_group(optimizer, p)
+        decay = float(group.get("weight_decay", 0.0))
+        decoupled = isinstance(optimizer, torch.optim.AdamW) or group.get("decoupled_weight_decay")
+        plain_sgd = isinstance(optimizer, torch.optim.SGD) and not group.get("momentum", 0.0)
+        separable = decoupled or plain_sgd
+        out.append(w * (float(group["lr"]) * decay) if decay and separable else None)
     return out

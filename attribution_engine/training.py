@@ -10,7 +10,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +63,7 @@ class LoopResult:
     visit_values: np.ndarray  # float64 [n, V]
     values_sum: np.ndarray  # float64 [S, V], sum of the step's values
     predicted_drop: np.ndarray  # float64 [S, V], g_v . (w_before - w_after)
+    decay_drop: np.ndarray  # float64 [S, V], the part of predicted_drop weight decay made
     target_loss: np.ndarray  # float64 [S, V], before each step
     final_target_loss: np.ndarray  # float64 [V], after the last step
     train_loss: np.ndarray  # float64 [S]
@@ -170,6 +171,8 @@ class _Record:
     target_loss: list[torch.Tensor]
     train_loss: list[float]
     lrs: list[float]
+    # Absent from checkpoints written before it was measured: NaN (unknown) for those steps.
+    decay: list[torch.Tensor] = field(default_factory=list)
 
     @classmethod
     def empty(cls) -> "_Record":
@@ -181,6 +184,7 @@ class _Record:
         self.values.append(result.values)
         self.values_sum.append(result.values_sum)
         self.predicted.append(result.predicted_drop)
+        self.decay.append(result.decay_drop)
         self.target_loss.append(result.target_losses)
         self.train_loss.append(result.train_loss)
         self.lrs.append(lr)
@@ -197,11 +201,21 @@ class _Record:
             visit_values=torch.cat(self.values).numpy(),
             values_sum=torch.stack(self.values_sum).numpy(),
             predicted_drop=torch.stack(self.predicted).numpy(),
+            decay_drop=self._decay(),
             target_loss=torch.stack(self.target_loss).numpy(),
             final_target_loss=np.asarray([] if final is None else final, dtype=np.float64),
             train_loss=np.array(self.train_loss, dtype=np.float64),
             lrs=np.array(self.lrs, dtype=np.float64),
         )
+
+    def _decay(self) -> np.ndarray:
+        """[S, V]; NaN for steps from a checkpoint written before decay was measured."""
+        unknown = len(self.predicted) - len(self.decay)
+        known = torch.stack(self.decay).numpy() if self.decay else None
+        if unknown == 0:
+            return known
+        gap = np.full((unknown, self.predicted[0].shape[0]), np.nan)
+        return gap if known is None else np.vstack([gap, known])
 
 
 @dataclass(frozen=True)

@@ -298,6 +298,9 @@ class EfficiencyPoint(Base):
     values_sum: Mapped[float] = mapped_column(Double)
     predicted_drop: Mapped[float] = mapped_column(Double)
     target_loss: Mapped[float] = mapped_column(Double)
+    # The part of predicted_drop made by weight decay (credited to no document); NULL for
+    # steps stored before revision 0004 measured it.
+    decay_drop: Mapped[float | None] = mapped_column(Double)
 
 
 class Job(Base):

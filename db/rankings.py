@@ -53,6 +53,21 @@ class EfficiencyCheck:
     values_sum: float
     predicted_drop: float
     realised_drop: float
+    decay_drop: float | None  # the part of predicted_drop weight decay made; None: not measured
+
+    @property
+    def optimizer_terms(self) -> float | None:
+        """predicted - decay - values: the applied update's part that is not the steps' credited
+        values, e.g. momentum applying earlier gradients later (each gradient is credited in
+        full at the step it entered); None where decay was not measured."""
+        if self.decay_drop is None:
+            return None
+        return self.predicted_drop - self.decay_drop - self.values_sum
+
+    @property
+    def higher_order(self) -> float:
+        """realised - predicted: what the first-order (Taylor) prediction misses."""
+        return self.realised_drop - self.predicted_drop
 
 
 TOP_COLUMNS = [
@@ -268,7 +283,7 @@ def _of_target(target_id: int) -> ColumnElement[bool]:
 
 def efficiency_series(session: Session, run_key: str) -> pd.DataFrame:
     """The per-step efficiency check of a run: step, target_key, values_sum, predicted_drop,
-    target_loss (nats), ordered by step then target."""
+    target_loss, decay_drop (nats; decay_drop NaN where not measured), by step then target."""
     run = run_row(session, run_key)
     rows = session.execute(
         select(
@@ -277,19 +292,20 @@ def efficiency_series(session: Session, run_key: str) -> pd.DataFrame:
             EfficiencyPoint.values_sum,
             EfficiencyPoint.predicted_drop,
             EfficiencyPoint.target_loss,
+            EfficiencyPoint.decay_drop,
         )
         .join(Target, Target.id == EfficiencyPoint.target_id)
         .where(EfficiencyPoint.run_id == run.id)
         .order_by(EfficiencyPoint.step, Target.id)
     ).all()
-    return pd.DataFrame(
-        rows, columns=["step", "target_key", "values_sum", "predicted_drop", "target_loss"]
-    ).astype(
+    columns = ["step", "target_key", "values_sum", "predicted_drop", "target_loss", "decay_drop"]
+    return pd.DataFrame(rows, columns=columns).astype(
         {
             "step": "int64",
             "values_sum": "float64",
             "predicted_drop": "float64",
             "target_loss": "float64",
+            "decay_drop": "float64",
         }
     )
 
@@ -354,7 +370,10 @@ def efficiency_check(session: Session, run_key: str, target_key: str) -> Efficie
     """The efficiency check of one target (see EfficiencyCheck), or None without data."""
     rows = session.execute(
         select(
-            EfficiencyPoint.values_sum, EfficiencyPoint.predicted_drop, EfficiencyPoint.target_loss
+            EfficiencyPoint.values_sum,
+            EfficiencyPoint.predicted_drop,
+            EfficiencyPoint.target_loss,
+            EfficiencyPoint.decay_drop,
         )
         .join(Target, Target.id == EfficiencyPoint.target_id)
         .join(Run, Run.id == EfficiencyPoint.run_id)
@@ -369,4 +388,7 @@ def efficiency_check(session: Session, run_key: str, target_key: str) -> Efficie
         values_sum=math.fsum(r[0] for r in matched),
         predicted_drop=math.fsum(r[1] for r in matched),
         realised_drop=rows[0][2] - rows[-1][2],
+        decay_drop=(
+            None if any(r[3] is None for r in matched) else math.fsum(r[3] for r in matched)
+        ),
     )

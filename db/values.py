@@ -44,7 +44,8 @@ class EfficiencyRecord:
     target_key: str
     values_sum: float  # sum of all documents' values at this step
     predicted_drop: float  # first-order predicted drop of the target loss
-    target_loss: float  # measured target loss after the step
+    target_loss: float  # measured target loss before the step
+    decay_drop: float | None = None  # the part of predicted_drop weight decay made; None: unknown
 
 
 @dataclass(frozen=True)
@@ -320,6 +321,7 @@ def write_efficiency(session: Session, run_key: str, records: Sequence[Efficienc
                     "values_sum": r.values_sum,
                     "predicted_drop": r.predicted_drop,
                     "target_loss": r.target_loss,
+                    "decay_drop": r.decay_drop,
                 }
                 for r in records
             ],

@@ -145,6 +145,7 @@ class LedgerWriter:
                         float(result.values_sum[step, v]),
                         float(result.predicted_drop[step, v]),
                         float(result.target_loss[step, v]),
+                        _known(result.decay_drop[step, v]),
                     )
                     for step in new_steps
                     for v, column in enumerate(self.columns)
@@ -152,6 +153,11 @@ class LedgerWriter:
             )
             commit_step(session, self.run_key, done, final_hash)  # flushes: only COMMIT remains
             faults.point("ledger.before_commit")
+
+
+def _known(value: float) -> float | None:
+    """A measurement, or None where it was not measured (NaN: a step from an old checkpoint)."""
+    return None if np.isnan(value) else float(value)
 
 
 def _record(document) -> DocumentRecord:

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app import data, evidence_view, highlight, report_download, ui
-from provenance import figures
+from provenance import efficiency, figures
 from provenance.reference import describe, target_flag
 
 url = ui.page("Attribution")
@@ -43,11 +43,14 @@ if check is not None:
     cols[0].metric("Sum of all documents' values", f"{check.values_sum:.4f} nats")
     cols[1].metric("Measured drop of the target's loss", f"{check.realised_drop:.4f} nats")
     cols[2].metric("First-order prediction", f"{check.predicted_drop:.4f} nats")
-    st.caption(
-        f"Efficiency check over {check.steps} steps: the values of all documents should add up "
-        "to the measured drop of the target's loss; under AdamW and large steps they differ "
-        "by the Taylor error, so read the values as first-order estimates."
-    )
+    st.caption(efficiency.verdict(check))
+    with st.expander("Where the difference comes from", expanded=False):
+        st.dataframe(efficiency.decomposition(check), hide_index=True)
+        st.caption(
+            "Each gradient is credited in full at the step it entered; momentum applies it over "
+            "later steps, weight decay moves the weights too (credited to no document), and the "
+            "prediction is first order in the step. The terms add up exactly."
+        )
     series = data.efficiency_series(url, run_key, target_key)
     st.plotly_chart(figures.efficiency_figure(series), key="attribution_efficiency_chart")
 

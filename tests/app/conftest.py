@@ -95,7 +95,7 @@ def seed_fixture_ledger(url: str) -> None:
             session,
             RUN,
             [
-                EfficiencyRecord(step, target, 0.12, 0.13, 3.0 - 0.1 * step)
+                EfficiencyRecord(step, target, 0.12, 0.13, 3.0 - 0.1 * step, 0.004)
                 for step in range(4)
                 for target in (KNOWN_TARGET, "t-other")
             ],

@@ -109,6 +109,8 @@ def test_attribution_shows_the_expected_top_document(seeded: str) -> None:
     assert "Efficiency check over training" in titles  # the per-step series beside the metric
     captions = [c.value for c in at.caption]
     assert any(c.startswith("Specific values are measured against") for c in captions)
+    assert any(c.startswith("The documents' values (0.36 nats) differ") for c in captions)
+    assert "Where the difference comes from" in [e.label for e in at.expander]
     assert document_picker(at).value == KNOWN_TOP
     # Raw ranking: the toggle swaps the columns.
     at.toggle(key="attribution_by_raw").set_value(True).run()

@@ -17,7 +17,7 @@ from attribution_engine.train_config import TrainConfig
 from db import catalog, rankings
 from db.rankings import rollup, top_documents
 from db.session import make_engine, make_sessionmaker, session_scope
-from provenance import figures, health, pending, rollups, run_list, serve
+from provenance import efficiency, figures, health, pending, rollups, run_list, serve
 from provenance.cli import _parser
 from provenance.jobs.forms import attribute_job, default, help_text, train_job
 from provenance.uploads import parse_text_box, save_targets
@@ -74,6 +74,12 @@ def test_overview_reads(session) -> None:
     assert check.steps == 3
     assert check.values_sum == pytest.approx(0.36)
     assert check.realised_drop == pytest.approx(0.3)
+    assert check.decay_drop == pytest.approx(0.012)
+    terms = efficiency.decomposition(check).set_index("term")["nats"]
+    assert terms.iloc[0] + terms.iloc[1] + terms.iloc[2] == pytest.approx(check.predicted_drop)
+    assert terms.iloc[3] + terms.iloc[4] == pytest.approx(check.realised_drop)
+    assert check.optimizer_terms == pytest.approx(0.39 - 0.012 - 0.36)
+    assert "largest term is higher-order terms (-0.09 nats)" in efficiency.verdict(check)
     one = rollup(session, RUN, KNOWN_TARGET, "author")
     ranked = top_documents(session, RUN, KNOWN_TARGET, 100)
     detail = catalog.document_detail

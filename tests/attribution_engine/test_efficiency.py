@@ -14,7 +14,7 @@ from oracle import (
 )
 from tiny_models import FAMILIES, FLOAT32_INSIDE, gpt2, make_batch, make_targets, neox
 
-from attribution_engine import step_values
+from attribution_engine import InRunAttributor, step_values
 
 
 @pytest.mark.parametrize("order", [1, 2])
@@ -83,3 +83,39 @@ def test_second_order_error_is_cubic_in_lr():
     errs = _taylor_errors(model, batch, targets, order=2, lrs=LRS)
     ratios = errs[:-1] / errs[1:]
     assert torch.all((ratios > 6) & (ratios < 11)), f"errors {errs.tolist()}, ratios {ratios}"
+
+
+def _decay_oracle(model, targets, optimizer) -> torch.Tensor:
+    """g_v . (lr * weight_decay * w) over every trainable parameter, by plain autograd: [V]."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    group = optimizer.param_groups[0]
+    w = torch.cat([p.detach().reshape(-1) for p in params])
+    return target_grads(model, targets) @ (group["lr"] * group["weight_decay"] * w)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adamw", "adam_l2"])
+def test_the_predicted_drop_splits_into_values_optimizer_terms_and_decay(optimizer):
+    """predicted = values_sum + (optimizer's other terms) + decay, with decay = g_v . lr wd w
+    where it is separable (plain SGD, AdamW); under plain SGD the other terms vanish, and under
+    Adam's L2 decay runs through the moments, so it is not split out (0)."""
+    model = gpt2(seed=8)
+    params = [p for p in model.parameters() if p.requires_grad]
+    batch, targets = make_batch(6, seed=71), make_targets(2, seed=72)
+    build = {
+        "sgd": lambda: torch.optim.SGD(params, lr=0.05, weight_decay=0.1),
+        "adamw": lambda: torch.optim.AdamW(params, lr=1e-3, weight_decay=0.1),
+        "adam_l2": lambda: torch.optim.Adam(params, lr=1e-3, weight_decay=0.1),
+    }
+    opt = build[optimizer]()
+    with InRunAttributor(model, opt, targets) as attributor:
+        for _ in range(2):  # the second step carries momentum from the first
+            expected = _decay_oracle(model, targets, opt)
+            result = attributor.step(batch)
+            if optimizer == "adam_l2":
+                assert torch.equal(result.decay_drop, torch.zeros(2, dtype=torch.float64))
+            else:
+                assert rel_err(result.decay_drop, expected) <= 1e-9
+    if optimizer == "sgd":
+        rest = result.predicted_drop - result.values_sum - result.decay_drop
+        assert rel_err(result.values_sum + result.decay_drop, result.predicted_drop) <= 1e-9
+        assert rest.abs().max() <= 1e-9 * result.predicted_drop.abs().max()

@@ -310,11 +310,13 @@ def test_efficiency_series_round_trip_and_replace(filled):
     ]
     with session_scope(write) as session:
         write_efficiency(session, "r1", records)
-        write_efficiency(session, "r1", [EfficiencyRecord(2, "t1", 9.0, 9.5, 1.0)])
+        write_efficiency(session, "r1", [EfficiencyRecord(2, "t1", 9.0, 9.5, 1.0, 0.25)])
     with session_scope(read) as session:
         series = efficiency_series(session, "r1")
     assert series[["step", "target_key"]].values.tolist() == [[1, "t1"], [1, "t2"], [2, "t1"]]
     assert series["values_sum"].tolist() == [0.1, 0.1, 9.0]
+    assert series["decay_drop"].isna().tolist() == [True, True, False]  # None: not measured
+    assert series["decay_drop"].iloc[2] == 0.25
     with pytest.raises(LookupError, match="no targets"), session_scope(write) as session:
         write_efficiency(session, "r1", [EfficiencyRecord(1, "tx", 0, 0, 0)])
 

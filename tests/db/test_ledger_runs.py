@@ -18,7 +18,7 @@ from synthetic import train_args, write_corpus
 from attribution_engine.document_values import document_values
 from db.catalog import find_run, get_run
 from db.models import RunStatus
-from db.rankings import top_documents, trajectories
+from db.rankings import efficiency_check, top_documents, trajectories
 from db.session import make_engine, make_sessionmaker, session_scope
 from db.values import read_visits
 from provenance.recipe import Recipe
@@ -102,6 +102,12 @@ def test_run_commits_to_the_ledger_and_matches_the_files(empty_url, tmp_path):
         window = window_values(session, run_id, "copy", 0, 29).set_index("doc_key")
     for row in top.itertuples():
         assert window.loc[row.doc_key, "specific"] == pytest.approx(row.value, rel=1e-12, abs=1e-18)
+    # AdamW with weight decay: the efficiency check's terms are all measured, and add up.
+    with session_scope(factory) as session:
+        check = efficiency_check(session, run_id, "copy")
+    assert check.steps == 29 and check.decay_drop is not None and check.decay_drop != 0
+    total = check.values_sum + check.optimizer_terms + check.decay_drop
+    assert total == pytest.approx(check.predicted_drop, rel=1e-12)
     shown = json.loads(
         finished(
             "top",
