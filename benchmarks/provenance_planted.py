@@ -83,90 +83,136 @@ class PlantedRun:
     values: dict[str, np.ndarray]  # "adam-1", "sgd-1" (and "adam-2", "sgd-2" with order 2)
     seconds: float
     final_train_loss: float
+    visits: np.ndarray | None = None  # int64 [D]: row visits per document (rows x epochs)
+
+
+def planted_ids(planted: tuple[Planted, ...]) -> list[str]:
+    """The corpus paragraphs a sample must keep: every source and every decoy."""
+    return [p.source_id for p in planted] + [p.decoy_id for p in planted if p.decoy_id]
 
 
 def prepare(config: PlantedConfig, out: Path):
     """Corpus file, references, tokenizer, model, rows, schedule: as `runs.train`."""
-    sources = [p.source_id for p in config.planted]
     every = sotu_records(out)
-    records = sample_records(every, config.documents, config.seed, keep=sources)
+    records = sample_records(every, config.documents, config.seed, keep=planted_ids(config.planted))
     path = write_records(records, out / f"planted-{config.documents}-{config.seed}.jsonl")
-    corpus = load_corpus(path)
-    recipe = dataclasses.replace(config.recipe, reference="corpus")
-    documents = list(corpus.documents)  # every document is trained on
-    tokenizer = train_bpe_tokenizer((d.text for d in documents), config.recipe.vocab_size)
-    reference = clip_reference(choose_reference(corpus, recipe), tokenizer, recipe.context)
     sampled = {r["id"] for r in records}
     outside = [r for r in every if r["id"] not in sampled and len(r["text"].split()) >= 40]
     picks = np.random.default_rng(config.seed + 7).choice(len(outside), size=4, replace=False)
     file_texts = [outside[i]["text"] for i in sorted(picks)]  # a reference file's texts
-    file_reference = clip_reference(
-        Reference("file", ("f1", "f2", "f3", "f4"), tuple(file_texts)), tokenizer, recipe.context
-    )
-    rows = chunk_documents([(d.id, d.text) for d in documents], tokenizer, config.recipe.context)
-    total = config.recipe.total_steps(len(rows))
-    schedule = sample_schedule(len(rows), total, config.recipe.rows_per_step, config.recipe.seed)
+    return attach(path, config.recipe, config.planted, config.levels, file_texts)
+
+
+@dataclass
+class Attached:
+    """A sample ready for an attributed pass: targets are the planted texts, then the corpus
+    reference's texts, then `extra_texts` (a reference file's)."""
+
+    docs: list  # the corpus documents the schedule visits
+    rows: list
+    schedule: np.ndarray  # int64 [S, R]
+    tokenizer: object
+    targets: dict
+    names: list[tuple[str, str]]  # (source id, level) per planted target column
+    references: tuple[list[str], int]  # corpus reference document ids; number of extra texts
+
+
+def attach(path: Path, recipe: TrainConfig, planted, levels, extra_texts=(), tokenizer=None):
+    """Rows, schedule (recipe.epochs passes) and target rows for the corpus file `path`; the
+    tokenizer is trained on it unless one is given (a fine-tune keeps the pretrained one)."""
+    corpus = load_corpus(path)
+    documents = list(corpus.documents)  # every document is trained on
+    if tokenizer is None:
+        tokenizer = train_bpe_tokenizer((d.text for d in documents), recipe.vocab_size)
+    reference = choose_reference(corpus, dataclasses.replace(recipe, reference="corpus"))
+    reference = clip_reference(reference, tokenizer, recipe.context)
+    extra = Reference("file", tuple(f"f{k}" for k in range(len(extra_texts))), tuple(extra_texts))
+    extra = clip_reference(extra, tokenizer, recipe.context) if extra_texts else extra
+    rows = chunk_documents([(d.id, d.text) for d in documents], tokenizer, recipe.context)
+    total = recipe.total_steps(len(rows))
+    schedule = sample_schedule(len(rows), total, recipe.rows_per_step, recipe.seed)
     seen = {rows[i].doc_id for i in schedule.ravel()}
-    if not set(sources) <= seen:
+    missing = set(planted_ids(planted)) - seen
+    if missing:
         raise ValueError(
-            f"sources {sorted(set(sources) - seen)} fall in the rows one epoch drops (the last "
+            f"sources or decoys {sorted(missing)} fall in the rows one epoch drops (the last "
             "partial step); change --documents or --seed"
         )
-    names = [(p.source_id, level) for p in config.planted for level in config.levels]
-    texts = [p.text(level) for p in config.planted for level in config.levels]
-    texts += list(reference.texts) + list(file_reference.texts)
-    targets = encode_targets(texts, [None] * len(texts), tokenizer, config.recipe.context)
+    names = [(p.source_id, level) for p in planted for level in levels]
+    texts = [p.text(level) for p in planted for level in levels]
+    texts += list(reference.texts) + list(extra.texts)
+    targets = encode_targets(texts, [None] * len(texts), tokenizer, recipe.context)
     docs = [d for d in documents if d.id in seen]
-    references = (list(reference.doc_ids), len(file_reference.texts))
-    return docs, rows, schedule, tokenizer, targets, names, references
+    references = (list(reference.doc_ids), len(extra.texts))
+    return Attached(docs, rows, schedule, tokenizer, targets, names, references)
 
 
 def train(config: PlantedConfig, out: Path) -> PlantedRun:
     """One epoch with the engine attached; Adam-aware and SGD-proxy values in the same pass."""
     recipe = config.recipe
     pin_threads(recipe.threads)
-    docs, rows, schedule, tokenizer, targets, names, (corpus_refs, n_file) = prepare(config, out)
+    data = prepare(config, out)
+    model = tiny_gpt2(len(data.tokenizer), seed=recipe.seed)
+    optimizer = make_optimizer(model, recipe)
+    started = time.perf_counter()
+    values, visits, final_loss = attributed_pass(model, optimizer, recipe, data, config.order)
+    return PlantedRun(
+        doc_ids=[d.id for d in data.docs],
+        doc_texts=[d.text for d in data.docs],
+        target_names=data.names,
+        corpus_references=data.references[0],
+        n_file_references=data.references[1],
+        values=values,
+        seconds=time.perf_counter() - started,
+        final_train_loss=final_loss,
+        visits=visits,
+    )
+
+
+def attributed_pass(
+    model, optimizer, recipe: TrainConfig, data: Attached, order: int = 1, sgd: bool = True
+) -> tuple[dict[str, np.ndarray], np.ndarray, float]:
+    """Train `model` over `schedule` with the engine attached, from the optimizer's current
+    state (a fine-tune continues a pretrained model with a fresh optimizer). Returns per-document
+    values {"adam-1": [D, V], ...} summed over each document's rows and visits (plus "sgd-1"
+    for the paper's SGD proxy at the same weights when `sgd`, and order 2 when `order` is 2),
+    row visits per document [D], and the last step's training loss."""
+    docs, rows, schedule, targets = data.docs, data.rows, data.schedule, data.targets
     index = {d.id: k for k, d in enumerate(docs)}
     row_doc = np.array([index.get(r.doc_id, -1) for r in rows])
-    model = tiny_gpt2(len(tokenizer), seed=recipe.seed)
-    optimizer = make_optimizer(model, recipe)
     n_columns = targets["input_ids"].shape[0]
-    orders = (1, 2) if config.order == 2 else (1,)
-    values = {f"{a}-{o}": np.zeros((len(docs), n_columns)) for a in ("adam", "sgd") for o in orders}
-    attribution = AttributionConfig(order=config.order, max_grad_norm=recipe.max_grad_norm)
+    orders = (1, 2) if order == 2 else (1,)
+    kinds = ("adam", "sgd") if sgd else ("adam",)
+    values = {f"{a}-{o}": np.zeros((len(docs), n_columns)) for a in kinds for o in orders}
+    visits = np.zeros(len(docs), dtype=np.int64)
+    attribution = AttributionConfig(order=order, max_grad_norm=recipe.max_grad_norm)
     total = schedule.shape[0]
-    started = time.perf_counter()
     with InRunAttributor(model, optimizer, targets, attribution) as attributor:
         for step in range(total):
             lr = lr_at(step, total, recipe)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            batch = collate([rows[i] for i in schedule[step]], tokenizer.pad_token_id)
-            sgd = {o: step_values(model, batch, targets, lr=lr, order=o) for o in orders}
+            batch = collate([rows[i] for i in schedule[step]], data.tokenizer.pad_token_id)
+            proxy = {o: step_values(model, batch, targets, lr=lr, order=o) for o in orders}
+            proxy = proxy if sgd else {}
             result = attributor.step(batch)
             c = result.clip_factor
             where = row_doc[schedule[step]]
+            np.add.at(visits, where, 1)
             adam = result.values
-            if config.order == 2:
+            if order == 2:
                 np.add.at(values["adam-2"], where, adam.numpy())
                 adam = adam - result.second_order
-                # The proxy's order-2 term carries c twice (s_i and sum_j s_j both scale by c).
-                sgd_second = (sgd[2] - sgd[1]) * c * c
-                np.add.at(values["sgd-2"], where, (sgd[1] * c + sgd_second).numpy())
             np.add.at(values["adam-1"], where, adam.numpy())
-            np.add.at(values["sgd-1"], where, (sgd[1] * c).numpy())
+            if sgd:
+                if order == 2:
+                    # The proxy's order-2 term carries c twice (s_i and sum_j s_j both scale by c).
+                    second = (proxy[2] - proxy[1]) * c * c
+                    np.add.at(values["sgd-2"], where, (proxy[1] * c + second).numpy())
+                np.add.at(values["sgd-1"], where, (proxy[1] * c).numpy())
             if step % 20 == 0 or step == total - 1:
                 log(f"step {step + 1}/{total} loss {result.train_loss:.3f}")
-    return PlantedRun(
-        doc_ids=[d.id for d in docs],
-        doc_texts=[d.text for d in docs],
-        target_names=names,
-        corpus_references=corpus_refs,
-        n_file_references=n_file,
-        values=values,
-        seconds=time.perf_counter() - started,
-        final_train_loss=result.train_loss,
-    )
+    return values, visits, result.train_loss
 
 
 CONTRASTS = ("raw", "corpus-ref", "file-ref", "other-targets")
