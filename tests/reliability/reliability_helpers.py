@@ -150,7 +150,7 @@ def checkpoint_steps(directory: Path) -> list[int]:
     return steps
 
 
-COLUMNS = 1 + 6  # the target and the 6 held-out reference documents (60 documents // 10)
+COLUMNS = 1 + 8  # the target and the 8 corpus reference documents (the default count)
 ARRAYS = (
     "visit_step",
     "visit_row",
