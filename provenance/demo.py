@@ -1,8 +1,9 @@
 """`make demo`: the whole product path on the State of the Union corpus, end to end.
 
-Ingest the SOTU paragraphs, pretrain a tiny GPT-2 with attribution (held-out reference), sample
-outputs from it, replay the run with those outputs as targets (verifying the replay is the same
-model), and print each output's top contributors by specific contribution.
+Ingest the SOTU paragraphs, pretrain a tiny GPT-2 with attribution on every paragraph (the
+reference: four of them, still trained on), sample outputs from it, replay the run with those
+outputs as targets (verifying the replay is the same model), and print each output's top
+contributors by specific contribution and its efficiency check in words.
 """
 
 import dataclasses
@@ -14,7 +15,7 @@ from attribution_engine.generate import generate
 from attribution_engine.models import load_local_model
 from attribution_engine.targets import TargetText, write_targets
 from attribution_engine.train_config import TrainConfig
-from db.rankings import top_documents
+from db.rankings import efficiency_check, top_documents
 from db.schema import open_ledger
 from db.session import session_scope
 from provenance import runs
@@ -24,7 +25,8 @@ PROMPTS = ("The state of the Union", "Our army and navy", "The revenue of the Go
 
 
 # Sized to finish end to end within 5 minutes on 2 cores: 300 steps of 16 rows (a sixth of the
-# corpus), four held-out reference paragraphs, two threads (recorded, so the replay is exact).
+# corpus), four reference paragraphs (kept in training), two threads (recorded, so the replay
+# is exact).
 RECIPE = TrainConfig(
     steps=300, lr=3e-4, warmup_steps=30, reference_documents=4, threads=2, checkpoint_every=100
 )
@@ -67,10 +69,13 @@ def run(out: Path, ledger_url: str, steps: int = RECIPE.steps, seed: int = 0, to
         say(f"\n{target.id}: {target.prompt!r} -> {target.text!r}")
         with session_scope(ledger) as session:
             ranked = top_documents(session, replay_id, target.id, k=top)
+            check = efficiency_check(session, replay_id, target.id)
         for doc in ranked.itertuples():
             say(
                 f"  {doc.rank}. {doc.doc_key:28s} specific {doc.value:+.5f}  raw "
                 f"{doc.raw_value:+.5f}  {doc.share:5.1%}  {doc.source}"
             )
+        if check is not None:
+            say(f"  efficiency: {verdict(check)}")
     say(f"\nend to end in {time.perf_counter() - started:.0f} s")
     return "\n".join(lines)

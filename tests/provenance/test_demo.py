@@ -37,6 +37,7 @@ def test_the_sotu_demo_leaves_its_results_in_the_ledger(tmp_path):
     url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
     report = demo_sotu.run(tmp_path, url, steps=3, top=2)
     assert "verified: same model" in report
+    assert "efficiency: The documents' values" in report  # the check, in words, per output
     with session_scope(open_ledger(url, write=False)) as session:
         runs = list_runs(session)
         assert len(runs) == 2  # the pretraining run and its replay
