@@ -216,8 +216,14 @@ def rankings_of(run: PlantedRun, posthoc, peers) -> dict[str, np.ndarray]:
 def score_regime(regime, run, posthoc, model, tokenizer, config, out, phase_seconds):
     peers = peer_scores(run, config.planted)
     rankings = rankings_of(run, posthoc, peers)
+    # Wall time of each ranking: the attributed pass (training with the engine attached) for
+    # the value-based ones, plus what each adds; the peers' own times.
     seconds = dict(phase_seconds)
     seconds["attributed training"] = run.seconds
+    for name in ("specific (default)", "raw value", "specific / visits"):
+        seconds[name] = run.seconds
+    seconds["specific / grad norm"] = run.seconds + posthoc.seconds
+    seconds["RRF(specific, BM25)"] = run.seconds + peers["BM25"][1]
     seconds["TrackStar (ours)"] = posthoc.seconds
     seconds.update({name: s for name, (_, s) in peers.items()})
     notes = []

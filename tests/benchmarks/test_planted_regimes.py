@@ -57,3 +57,11 @@ def test_repeated_exposure_visits_each_document_every_epoch(results):
     assert repeated.run.visits.min() >= TINY.repeat_epochs
     finetune = next(r for r in results if r.regime == "finetune")
     assert finetune.run.doc_ids == repeated.run.doc_ids  # the same fine-tune sample
+
+
+def test_bergson_is_skipped_with_a_reason_when_not_installed(tmp_path, monkeypatch):
+    from benchmarks import bergson_peer
+
+    monkeypatch.setattr(bergson_peer, "PEERS", tmp_path / "absent")
+    outcome = bergson_peer.scores(None, None, None, (), tmp_path / "work")
+    assert outcome.scores is None and "not installed" in outcome.reason
