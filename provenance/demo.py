@@ -18,7 +18,7 @@ from attribution_engine.train_config import TrainConfig
 from db.rankings import efficiency_check, top_documents
 from db.schema import open_ledger
 from db.session import session_scope
-from provenance import runs
+from provenance import efficiency, runs
 from provenance.sotu_corpus import build_sotu_corpus
 
 PROMPTS = ("The state of the Union", "Our army and navy", "The revenue of the Government")
@@ -76,6 +76,6 @@ def run(out: Path, ledger_url: str, steps: int = RECIPE.steps, seed: int = 0, to
                 f"{doc.raw_value:+.5f}  {doc.share:5.1%}  {doc.source}"
             )
         if check is not None:
-            say(f"  efficiency: {verdict(check)}")
+            say(f"  efficiency: {efficiency.verdict(check)}")
     say(f"\nend to end in {time.perf_counter() - started:.0f} s")
     return "\n".join(lines)
