@@ -123,6 +123,12 @@ def _parser() -> argparse.ArgumentParser:
     top.add_argument("-k", type=int, default=10)
     top.add_argument("--by", choices=("specific", "raw"), default="specific")
     top.add_argument("--json", action="store_true")
+    top.add_argument(
+        "--steps",
+        metavar="FIRST:LAST",
+        help="rank by the values earned in steps FIRST..LAST only (from 0, inclusive; e.g. the "
+        "last epoch), from the ledger's per-visit values; shares are then not shown",
+    )
     _common(top)
     top.set_defaults(handler=_top)
 
@@ -353,6 +359,8 @@ def _top(args: argparse.Namespace) -> None:
     from db.rankings import top_documents
     from db.session import session_scope
 
+    if args.steps:
+        return _top_window(args)
     with session_scope(_ledger(args)) as session:
         frame = top_documents(session, args.run, args.target, args.k, by=args.by)
     ranked = frame.rename(columns={"doc_key": "doc_id"}).to_dict("records")
@@ -365,6 +373,36 @@ def _top(args: argparse.Namespace) -> None:
             f"{r['rank']:>4}  {r['value']:>+14.6f}  {r['raw_value']:>+12.6f}  {r['share']:>6.1%}  "
             f"{r['doc_id']}  ({r['source'] or 'no source'})"
         )
+
+
+def _top_window(args: argparse.Namespace) -> None:
+    """`top --steps FIRST:LAST`: documents ranked by what they earned in those steps."""
+    from db.session import session_scope
+    from provenance.windows import window_values
+
+    first, _, last = args.steps.partition(":")
+    if not (first.isdigit() and last.isdigit()):
+        raise ValueError(f"--steps takes FIRST:LAST, two step numbers from 0, not {args.steps!r}")
+    with session_scope(_ledger(args)) as session:
+        frame = window_values(session, args.run, args.target, int(first), int(last))
+    other = "raw" if args.by == "specific" else "specific"
+    frame = frame.sort_values([args.by, "doc_key"], ascending=[False, True]).head(args.k)
+    ranked = [
+        {
+            "rank": i,
+            "doc_id": r.doc_key,
+            "value": getattr(r, args.by),
+            f"{other}_value": getattr(r, other),
+        }
+        for i, r in enumerate(frame.itertuples(), start=1)
+    ]
+    if args.json:
+        print(json.dumps(ranked, indent=2, default=float))
+        return
+    print(f"steps {first}..{last}")
+    print(f"{'rank':>4}  {args.by + ' value':>14}  {other + ' value':>15}  document")
+    for r in ranked:
+        print(f"{r['rank']:>4}  {r['value']:>+14.6f}  {r[other + '_value']:>+15.6f}  {r['doc_id']}")
 
 
 def _ui(args: argparse.Namespace) -> None:

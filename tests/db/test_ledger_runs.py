@@ -128,6 +128,16 @@ def test_run_commits_to_the_ledger_and_matches_the_files(empty_url, tmp_path):
     )
     assert [r["doc_id"] for r in shown] == top["doc_key"].tolist()[:5]
     assert [r["value"] for r in shown] == top["value"].tolist()[:5]
+    # The whole run as a window of steps, from the command line: the same ranking and values.
+    windowed = json.loads(
+        finished(
+            *("top", "--run", run_id, "--target", "copy", "--json", "-k", "5", "--steps", "0:29"),
+            *("--out", str(out), "--db", empty_url, "--quiet"),
+            whole=True,
+        )
+    )
+    assert [r["doc_id"] for r in windowed] == top["doc_key"].tolist()[:5]
+    assert [r["value"] for r in windowed] == pytest.approx(top["value"].tolist()[:5], rel=1e-12)
 
 
 def test_killed_writer_resumes_to_the_same_ledger(empty_url, tmp_path):
