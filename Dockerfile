@@ -21,6 +21,7 @@ RUN pip install --extra-index-url "$TORCH_INDEX" -r requirements.txt
 COPY pyproject.toml README.md ./
 COPY attribution_engine attribution_engine
 COPY db db
+COPY provenance provenance
 COPY app app
 COPY .streamlit .streamlit
 COPY deploy deploy

@@ -4,6 +4,7 @@ order migrations -> worker and UI, and the init scripts that create the roles.""
 
 import os
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,8 @@ def test_dockerfile_builds_the_services_image():
     assert "-r requirements.txt" in dockerfile
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".venv", "secrets"} <= set(ignored)
+    # Every package the project installs is in the image (the console script imports them).
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    for pattern in packages["packages"]["find"]["include"]:
+        name = pattern.rstrip("*")
+        assert f"COPY {name} {name}" in dockerfile, f"the image lacks the package {name}/"
