@@ -40,8 +40,9 @@ bench: $(VENV)/.installed
 reliability: $(VENV)/.installed
 	$(PY) -m pytest -q -m "reliability_full or not slow" tests/reliability
 
-# The fidelity benchmarks of docs/fidelity.md (about 11 minutes on 2 idle cores).
+# The fidelity benchmarks of docs/fidelity.md. planted_regimes runs the Bergson peer only when
+# it is installed under .peers/bergson (benchmarks/bergson_peer.py says how); it prints why not.
 fidelity: $(VENV)/.installed
 	$(PY) -m benchmarks.fidelity_mc
-	$(PY) -m benchmarks.provenance_planted
+	$(PY) -m benchmarks.planted_regimes
 	$(PY) -m benchmarks.leave_one_out
