@@ -22,7 +22,7 @@ import streamlit as st
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from db import catalog, jobs, rankings
+from db import catalog, jobs, listings, rankings
 from db.schema import SchemaOutOfDate, check_schema, current_revision, upgrade
 from db.session import make_engine, make_sessionmaker, safe_url, session_scope, url_from_environment
 from provenance import jobs as provenance_jobs
@@ -97,20 +97,20 @@ def read(url: str, fn, *args: Any, **kwargs: Any) -> Any:
 
 
 @st.cache_data(ttl=READ_TTL_S, show_spinner=False)
-def totals(url: str) -> catalog.Totals:
-    return read(url, catalog.totals)
+def totals(url: str) -> listings.Totals:
+    return read(url, listings.totals)
 
 
 @st.cache_data(ttl=READ_TTL_S, show_spinner=False)
 def corpora(url: str) -> pd.DataFrame:
-    return read(url, catalog.list_corpora)
+    return read(url, listings.list_corpora)
 
 
 @st.cache_data(ttl=JOBS_TTL_S, show_spinner=False)
 def runs(url: str) -> pd.DataFrame:
     from provenance.run_list import with_recipes
 
-    return with_recipes(read(url, catalog.list_runs))
+    return with_recipes(read(url, listings.list_runs))
 
 
 @st.cache_data(ttl=READ_TTL_S, show_spinner=False)
@@ -134,7 +134,7 @@ def jobs_table(url: str) -> pd.DataFrame:
 
 @st.cache_data(ttl=READ_TTL_S, show_spinner=False)
 def targets(url: str, run_key: str | None = None) -> pd.DataFrame:
-    return read(url, catalog.list_targets, run_key)
+    return read(url, listings.list_targets, run_key)
 
 
 @st.cache_data(ttl=READ_TTL_S, show_spinner=False)
@@ -188,7 +188,7 @@ def contributions(url: str, run_key: str, doc_key: str) -> pd.DataFrame:
 def negatives(url: str, run_key: str, by: str) -> pd.DataFrame:
     """Negative (document, user target) pairs of a run, most negative first."""
     frame = read(url, rankings.negative_documents, run_key, by=by)
-    users = set(read(url, catalog.list_targets, run_key)["target_key"])
+    users = set(read(url, listings.list_targets, run_key)["target_key"])
     return frame[frame["target_key"].isin(users)].reset_index(drop=True)
 
 

@@ -52,7 +52,7 @@ def pending_table(
 ) -> pd.DataFrame:
     """The pending targets with their status (columns PENDING_COLUMNS).
 
-    ledger_targets: `db.catalog.list_targets` of all runs; jobs: `db.jobs.open_jobs`
+    ledger_targets: `db.listings.list_targets` of all runs; jobs: `db.jobs.open_jobs`
     of kind "attribute" (id, status, run_key, targets: the payload's target records).
     """
     attributed: dict[tuple[str, str], str] = {}

@@ -1,6 +1,6 @@
 """The runs table the UI lists: the ledger's runs with what their recipes say (pure pandas).
 
-The ledger hands each run's recipe back unread (`db.catalog.list_runs`); it is read here, by
+The ledger hands each run's recipe back unread (`db.listings.list_runs`); it is read here, by
 `Recipe.from_json`, the one reader of recipes.
 """
 
@@ -26,7 +26,7 @@ RUN_COLUMNS = [
 
 
 def with_recipes(runs: pd.DataFrame) -> pd.DataFrame:
-    """`db.catalog.list_runs` with `total_steps` and `model` from each run's recipe in place
+    """`db.listings.list_runs` with `total_steps` and `model` from each run's recipe in place
     of the recipe itself (columns RUN_COLUMNS); None where the recipe does not say (a recipe
     this software cannot read, or a version-1 recipe of an epoch-based run)."""
     recipes = [readable_recipe(raw) for raw in runs["recipe"]]

@@ -14,7 +14,7 @@ import pytest
 from app import jobs_view
 from attribution_engine.targets import load_targets
 from attribution_engine.train_config import TrainConfig
-from db import catalog, rankings
+from db import catalog, listings, rankings
 from db.rankings import rollup, top_documents
 from db.session import make_engine, make_sessionmaker, session_scope
 from provenance import efficiency, figures, health, pending, rollups, run_list, serve
@@ -53,10 +53,10 @@ def test_figures_from_repository_frames(session) -> None:
 
 
 def test_overview_reads(session) -> None:
-    totals = catalog.totals(session)
+    totals = listings.totals(session)
     assert (totals.corpora, totals.documents, totals.runs, totals.targets) == (1, 8, 1, 2)
     assert totals.jobs_open == 1
-    stored = catalog.list_runs(session)
+    stored = listings.list_runs(session)
     assert stored.iloc[0]["recipe"]["total_steps"] == 4  # handed back as stored, unread
     runs = run_list.with_recipes(stored)
     assert list(runs.columns) == run_list.RUN_COLUMNS
@@ -64,7 +64,7 @@ def test_overview_reads(session) -> None:
     assert runs.iloc[0]["total_steps"] == 4 and runs.iloc[0]["model"] == "tiny-gpt2"
     unreadable = run_list.with_recipes(stored.assign(recipe=[{"lr": 1}]))
     assert unreadable.iloc[0]["total_steps"] is None and unreadable.iloc[0]["model"] is None
-    targets = catalog.list_targets(session)
+    targets = listings.list_targets(session)
     assert list(targets["target_key"]) == [KNOWN_TARGET, "t-other"]  # no reference target
     assert targets["attributed"].all()
     assert catalog.document_detail(session, RUN, KNOWN_TOP).source == "Acme Press"

@@ -28,7 +28,7 @@ def test_cli_prints_the_summary(capsys):
 
 def test_the_sotu_demo_leaves_its_results_in_the_ledger(tmp_path):
     """`make demo`'s pipeline at 3 steps: the printed top contributors are the ledger's."""
-    from db.catalog import list_runs
+    from db.listings import list_runs
     from db.rankings import top_documents
     from db.schema import open_ledger
     from db.session import session_scope

@@ -20,7 +20,7 @@ from reliability_helpers import full
 from sqlalchemy import select
 
 from benchmarks.ledger_seed import document, seed_ledger
-from db import catalog, rankings
+from db import catalog, listings, rankings
 from db.catalog import TargetRecord
 from db.models import Run, TargetOrigin
 from db.schema import upgrade
@@ -74,9 +74,9 @@ def _commit(write, ids: np.ndarray, step: int, rng: np.random.Generator) -> None
 
 
 READS = {
-    "totals": lambda s, doc: catalog.totals(s),
-    "list_runs": lambda s, doc: catalog.list_runs(s),
-    "list_targets": lambda s, doc: catalog.list_targets(s, "r1"),
+    "totals": lambda s, doc: listings.totals(s),
+    "list_runs": lambda s, doc: listings.list_runs(s),
+    "list_targets": lambda s, doc: listings.list_targets(s, "r1"),
     "top_documents": lambda s, doc: rankings.top_documents(s, "r1", "t1", 50),
     "rollup": lambda s, doc: rankings.rollup(s, "r1", "t1", "source"),
     "trajectories": lambda s, doc: rankings.trajectories(s, "r1", "t2"),
