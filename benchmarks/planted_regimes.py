@@ -197,6 +197,21 @@ def peer_scores(run: PlantedRun, planted) -> dict[str, tuple[np.ndarray, float]]
     return {"BM25": (bm25, bm25_seconds), "MiniLM": (cosine, time.perf_counter() - started)}
 
 
+def default_misses(run: PlantedRun, config: RegimeConfig) -> list[str]:
+    """Verbatim and paraphrase targets whose source the default ranking does not put first,
+    each with the document it put first (marked when that is the case's decoy)."""
+    specific = contrasted(run, run.values["adam-1"], "corpus-ref")  # [D, V]
+    ranks = source_ranks(run, specific)
+    decoy_of = {p.source_id: p.decoy_id for p in config.planted}
+    lines = []
+    for v, (source, level) in enumerate(run.target_names):
+        if level in ("verbatim", "paraphrase") and ranks[v] > 1:
+            first = run.doc_ids[int(np.argmax(specific[:, v]))]
+            mark = " (its decoy)" if first == decoy_of[source] else ""
+            lines.append(f"{source} {level}: rank {int(ranks[v])}, first {first}{mark}")
+    return lines
+
+
 def rankings_of(run: PlantedRun, posthoc, peers) -> dict[str, np.ndarray]:
     """Source ranks [n_targets] for every ranking candidate and peer."""
     values = run.values["adam-1"]
@@ -226,7 +241,7 @@ def score_regime(regime, run, posthoc, model, tokenizer, config, out, phase_seco
     seconds["RRF(specific, BM25)"] = run.seconds + peers["BM25"][1]
     seconds["TrackStar (ours)"] = posthoc.seconds
     seconds.update({name: s for name, (_, s) in peers.items()})
-    notes = []
+    notes = [f"default missed {miss}" for miss in default_misses(run, config)]
     if config.bergson:
         outcome = bergson_peer.scores(model, tokenizer, run, config.planted, out / "bergson")
         if outcome.scores is None:
