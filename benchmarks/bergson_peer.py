@@ -3,7 +3,7 @@ subprocess against a copy installed under .peers/bergson, never in the project's
 
     .venv/bin/pip install --no-deps --target .peers/bergson bergson datasets jaxtyping \\
         ml_dtypes natsort simple-parsing petname torchopt dill multiprocess xxhash \\
-        wadler-lindig docstring-parser optree
+        wadler-lindig docstring-parser optree graphviz
 
 (the project's torch, transformers, accelerate and peft are used as they are). CI never installs
 it: the benchmark then prints why it skipped this peer.

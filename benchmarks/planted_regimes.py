@@ -335,6 +335,7 @@ def main() -> None:
     parser.add_argument("--pretrain-documents", type=int, default=defaults.pretrain_documents)
     parser.add_argument("--pretrain-epochs", type=int, default=defaults.pretrain_epochs)
     parser.add_argument("--repeat-epochs", type=int, default=defaults.repeat_epochs)
+    parser.add_argument("--finetune-warmup", type=int, default=defaults.finetune_warmup)
     parser.add_argument("--no-bergson", action="store_true")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
@@ -346,6 +347,7 @@ def main() -> None:
         pretrain_documents=args.pretrain_documents,
         pretrain_epochs=args.pretrain_epochs,
         repeat_epochs=args.repeat_epochs,
+        finetune_warmup=args.finetune_warmup,
         bergson=not args.no_bergson,
     )
     started = time.perf_counter()
