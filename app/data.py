@@ -26,6 +26,7 @@ from db import catalog, jobs, listings, rankings
 from db.schema import SchemaOutOfDate, check_schema, current_revision, upgrade
 from db.session import make_engine, make_sessionmaker, safe_url, session_scope, url_from_environment
 from provenance import jobs as provenance_jobs
+from provenance import ranking
 from provenance.jobs import JobPayload
 from provenance.recipe import Recipe
 
@@ -148,6 +149,12 @@ def top(
     url: str, run_key: str, target_key: str, k: int, by: str, ascending: bool = False
 ) -> pd.DataFrame:
     return read(url, rankings.top_documents, run_key, target_key, k, by=by, ascending=ascending)
+
+
+@st.cache_data(ttl=READ_TTL_S, show_spinner=False)
+def ranked(url: str, run_key: str, target_key: str, k: int, by: str) -> pd.DataFrame:
+    """The first k documents of a target in ranking `by` (`provenance.ranking`)."""
+    return read(url, ranking.ranked_documents, run_key, target_key, k, by=by)
 
 
 @st.cache_data(ttl=READ_TTL_S, show_spinner=False)

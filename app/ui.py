@@ -136,4 +136,6 @@ VALUE_COLUMNS = {
     "raw_value": st.column_config.NumberColumn("raw value (nats)", format="%.5f"),
     "specific_value": st.column_config.NumberColumn("specific value (nats)", format="%.5f"),
     "share": st.column_config.NumberColumn("share of positive value", format="percent"),
+    "rank_by_value": st.column_config.NumberColumn("rank by value", width="small"),
+    "rank_by_words": st.column_config.NumberColumn("rank by words (BM25)", width="small"),
 }

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from attribution_engine.chunking import chunk_documents, collate
+from attribution_engine.fusion import fused_scores, ordinal_ranks
 from attribution_engine.models import tiny_gpt2
 from attribution_engine.objective import predicted_counts, row_loss_sums
 from attribution_engine.tokenizer import train_bpe_tokenizer
@@ -66,7 +67,6 @@ from benchmarks.provenance_planted import (
 
 Regime = Literal["scratch", "finetune", "repeated"]
 REGIMES: tuple[Regime, ...] = ("scratch", "finetune", "repeated")
-RRF_K = 60  # the constant of reciprocal-rank fusion (Cormack et al. 2009), not tuned here
 
 
 @dataclass(frozen=True)
@@ -171,17 +171,6 @@ def attributed_run(regime, records, recipe, config, out, model=None, tokenizer=N
     return run, posthoc, model, data.tokenizer
 
 
-def reciprocal_rank_fusion(*scores: np.ndarray) -> np.ndarray:
-    """sum over rankings of 1 / (RRF_K + rank), per column; higher = better. Each input [D, V]."""
-    fused = np.zeros_like(scores[0], dtype=np.float64)
-    for s in scores:
-        order = np.argsort(-s, axis=0, kind="stable")  # [D, V]
-        rank = np.empty_like(order)
-        np.put_along_axis(rank, order, np.arange(1, s.shape[0] + 1)[:, None], axis=0)
-        fused += 1.0 / (RRF_K + rank)
-    return fused
-
-
 def peer_scores(run: PlantedRun, planted) -> dict[str, tuple[np.ndarray, float]]:
     """BM25 and MiniLM cosine [D, V] over the run's documents, each with its wall time."""
     from attribution_engine.embeddings import encode
@@ -221,7 +210,9 @@ def rankings_of(run: PlantedRun, posthoc, peers) -> dict[str, np.ndarray]:
         "raw value": contrasted(run, values, "raw"),
         "specific / visits": specific / run.visits[:, None],
         "specific / grad norm": specific / posthoc.norms[:, None],
-        "RRF(specific, BM25)": reciprocal_rank_fusion(specific, peers["BM25"][0]),
+        "RRF(specific, BM25)": fused_scores(
+            ordinal_ranks(specific), ordinal_ranks(peers["BM25"][0])
+        ),
         "TrackStar (ours)": posthoc.trackstar,
     }
     scores.update({name: s for name, (s, _) in peers.items()})

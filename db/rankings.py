@@ -141,6 +141,33 @@ def top_documents(
     return frame.astype({"rank": "int64", "value": "float64", "share": "float64"})
 
 
+def target_values(session: Session, run_key: str, target_key: str) -> pd.DataFrame:
+    """Every document value of one target, best specific value first.
+
+    Columns: doc_key, raw, specific (nats), rank_specific (1-based, the ledger's order: value
+    descending, ties by document id descending), source, title. One row per document the run
+    trained on; the input of rankings computed outside the ledger (fusion with word overlap).
+    """
+    run = run_row(session, run_key)
+    target = target_row(session, run, target_key)
+    query = (
+        _with_documents(
+            Document.doc_key,
+            DocumentValue.raw,
+            DocumentValue.specific,
+            DocumentValue.rank_specific,
+            Document.source,
+            Document.title,
+        )
+        .where(_of_target(target.id))
+        .order_by(DocumentValue.rank_specific)
+    )
+    return pd.DataFrame(
+        session.execute(query).all(),
+        columns=["doc_key", "raw", "specific", "rank_specific", "source", "title"],
+    ).astype({"raw": "float64", "specific": "float64", "rank_specific": "int64"})
+
+
 def rollup(
     session: Session, run_key: str, target_key: str | None, field: GroupField = "source"
 ) -> pd.DataFrame:

@@ -121,7 +121,14 @@ def _parser() -> argparse.ArgumentParser:
     top.add_argument("--run", required=True)
     top.add_argument("--target", required=True)
     top.add_argument("-k", type=int, default=10)
-    top.add_argument("--by", choices=("specific", "raw"), default="specific")
+    top.add_argument(
+        "--by",
+        choices=("fused", "specific", "raw"),
+        default="fused",
+        help="fused (default): training contribution fused with word overlap (reciprocal-rank "
+        "fusion with BM25); specific: the specific value alone; raw: the raw Shapley value. "
+        "The values printed are the exact values whatever the order",
+    )
     top.add_argument("--json", action="store_true")
     top.add_argument(
         "--steps",
@@ -356,23 +363,34 @@ def _db(args: argparse.Namespace) -> None:
 
 
 def _top(args: argparse.Namespace) -> None:
-    from db.rankings import top_documents
     from db.session import session_scope
+    from provenance.ranking import RANKED_BY, ranked_documents
 
     if args.steps:
         return _top_window(args)
     with session_scope(_ledger(args)) as session:
-        frame = top_documents(session, args.run, args.target, args.k, by=args.by)
+        frame = ranked_documents(session, args.run, args.target, args.k, by=args.by)
+    frame = frame.astype({"rank_by_words": "object"}).where(frame.notna(), None)
     ranked = frame.rename(columns={"doc_key": "doc_id"}).to_dict("records")
     if args.json:
-        print(json.dumps(ranked, indent=2, default=float))
+        print(json.dumps(ranked, indent=2, default=_json_number))
         return
-    print(f"{'rank':>4}  {args.by + ' value':>14}  {'raw value':>12}  {'share':>6}  document")
+    value = "raw value" if args.by == "raw" else "specific value"
+    other = "specific value" if args.by == "raw" else "raw value"
+    other_column = "specific_value" if args.by == "raw" else "raw_value"
+    print(f"ranked by {RANKED_BY[args.by]}")
+    print(f"{'rank':>4}  {value:>14}  {other:>14}  {'share':>6}  {'words':>5}  document")
     for r in ranked:
+        words = "" if r["rank_by_words"] is None else r["rank_by_words"]
         print(
-            f"{r['rank']:>4}  {r['value']:>+14.6f}  {r['raw_value']:>+12.6f}  {r['share']:>6.1%}  "
-            f"{r['doc_id']}  ({r['source'] or 'no source'})"
+            f"{r['rank']:>4}  {r['value']:>+14.6f}  {r[other_column]:>+14.6f}  "
+            f"{r['share']:>6.1%}  {words:>5}  {r['doc_id']}  ({r['source'] or 'no source'})"
         )
+
+
+def _json_number(value: object) -> object:
+    """numpy scalars (ranks, counts) as plain JSON numbers."""
+    return value.item()  # type: ignore[attr-defined]
 
 
 def _top_window(args: argparse.Namespace) -> None:

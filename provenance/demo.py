@@ -15,10 +15,11 @@ from attribution_engine.generate import generate
 from attribution_engine.models import load_local_model
 from attribution_engine.targets import TargetText, write_targets
 from attribution_engine.train_config import TrainConfig
-from db.rankings import efficiency_check, top_documents
+from db.rankings import efficiency_check
 from db.schema import open_ledger
 from db.session import session_scope
 from provenance import efficiency, runs
+from provenance.ranking import RANKED_BY, ranked_documents
 from provenance.sotu_corpus import build_sotu_corpus
 
 PROMPTS = ("The state of the Union", "Our army and navy", "The revenue of the Government")
@@ -68,12 +69,14 @@ def run(out: Path, ledger_url: str, steps: int = RECIPE.steps, seed: int = 0, to
     for target in targets:
         say(f"\n{target.id}: {target.prompt!r} -> {target.text!r}")
         with session_scope(ledger) as session:
-            ranked = top_documents(session, replay_id, target.id, k=top)
+            ranked = ranked_documents(session, replay_id, target.id, k=top)
             check = efficiency_check(session, replay_id, target.id)
+        say(f"  ranked by {RANKED_BY['fused']}:")
         for doc in ranked.itertuples():
             say(
                 f"  {doc.rank}. {doc.doc_key:28s} specific {doc.value:+.5f}  raw "
-                f"{doc.raw_value:+.5f}  {doc.share:5.1%}  {doc.source}"
+                f"{doc.raw_value:+.5f}  {doc.share:5.1%}  value rank {doc.rank_by_value}, words "
+                f"rank {doc.rank_by_words}  {doc.source}"
             )
         if check is not None:
             say(f"  efficiency: {efficiency.verdict(check)}")

@@ -31,6 +31,7 @@ from db.evidence import (
 from db.rankings import top_documents
 from db.session import read_only, session_scope
 from provenance.canonical import sha256
+from provenance.ranking import ranked_documents
 
 # Indexing a million documents for one report would take minutes; past this many the BM25
 # collection is the scored documents alone (IDF then compares them with each other only).
@@ -178,14 +179,20 @@ def _record(doc_key: str, found: Evidence) -> EvidenceRecord:
 def run_evidence(
     factory: sessionmaker[Session], run_key: str, k: int, target_key: str | None = None
 ) -> int:
-    """Evidence of the k highest and k lowest documents (specific value) of every target of a
-    run (reference targets excluded), or of one target; returns the number of pairs. Each
-    target's evidence is computed outside the write transaction (`fill_evidence`)."""
+    """Evidence of the first k documents (default ranking), the k highest and the k lowest by
+    specific value of every target of a run (reference targets excluded), or of one target;
+    returns the number of pairs. Each target's evidence is computed outside the write
+    transaction (`fill_evidence`)."""
     with session_scope(read_only(factory)) as session:
         keys = [target_key] if target_key else [t.target_key for t in run_targets(session, run_key)]
         wanted = {
-            key: top_documents(session, run_key, key, k)["doc_key"].tolist()
-            + top_documents(session, run_key, key, k, ascending=True)["doc_key"].tolist()
+            key: list(
+                dict.fromkeys(
+                    ranked_documents(session, run_key, key, k)["doc_key"].tolist()
+                    + top_documents(session, run_key, key, k)["doc_key"].tolist()
+                    + top_documents(session, run_key, key, k, ascending=True)["doc_key"].tolist()
+                )
+            )
             for key in keys
         }
     return sum(fill_evidence(factory, run_key, key, docs) for key, docs in wanted.items())

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app import data, evidence_view, highlight, report_download, ui
-from provenance import efficiency, figures
+from provenance import efficiency, figures, ranking
 from provenance.reference import describe, target_flag
 
 url = ui.page("Attribution")
@@ -54,19 +54,28 @@ if check is not None:
     series = data.efficiency_series(url, run_key, target_key)
     st.plotly_chart(figures.efficiency_figure(series), key="attribution_efficiency_chart")
 
-by_raw = st.toggle("Rank by raw value instead of specific", key="attribution_by_raw")
-by = "raw" if by_raw else "specific"
+by = st.radio(
+    "Order documents by",
+    ranking.RANKINGS,
+    format_func=ranking.RANKED_BY.__getitem__,
+    horizontal=True,
+    key="attribution_by",
+)
 k = st.slider("How many documents", 5, 100, 20, step=5, key="attribution_k")
-top = data.top(url, run_key, target_key, k, by)
-other = "specific_value" if by == "raw" else "raw_value"
-harmful = data.top(url, run_key, target_key, 10, by, ascending=True)
+top = data.ranked(url, run_key, target_key, k, by)
+harmful = data.top(url, run_key, target_key, 10, "specific", ascending=True)
 harmful = harmful[harmful["value"] < 0]
 found = data.evidence(url, run_key, target_key)
 columns = {**ui.VALUE_COLUMNS, **evidence_view.COLUMNS}
-shown_columns = ["rank", "doc_key", "title", "source", "value", other, "share"]
+value_columns = ["rank", "doc_key", "title", "source", "specific_value", "raw_value", "share"]
+top_columns = [*value_columns, "rank_by_value", "rank_by_words"]
+if by == "raw":
+    top_columns[4:6] = ["raw_value", "specific_value"]
 
-st.subheader(f"Top contributors (by {by} value)")
-shown = evidence_view.with_evidence(top[shown_columns], found)
+st.subheader(f"Top contributors, ranked by {ranking.RANKED_BY[by]}")
+if by == "fused":
+    st.caption(ranking.FUSED_WORDS)
+shown = evidence_view.with_evidence(top[top_columns], found)
 if ui.table(
     shown,
     "No values for this target yet: its attribution job has not committed a step.",
@@ -78,7 +87,7 @@ if ui.table(
 st.subheader("Most harmful documents")
 st.caption("Negative value: training on these raised the target's loss (pushed the model away).")
 ui.table(
-    evidence_view.with_evidence(harmful[shown_columns], found),
+    evidence_view.with_evidence(harmful[value_columns], found),
     "None: no document has a negative value for this target.",
     column_config=columns,
     key="attribution_harmful_table",

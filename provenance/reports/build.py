@@ -4,7 +4,9 @@ read once from the ledger and the run directory).
 The report is plain data (dicts, lists, str, int, float, bool, None) that `canonical` turns
 into bytes, so it holds no timestamp of its own and no float NaN: the same ledger gives the
 same report. Values are in nats; positive = the document lowered the target's loss.
-Contributors are ranked by specific value (DESIGN 2.4b), raw value beside it.
+Contributors are listed in the product's default ranking (`provenance.ranking`: training
+contribution fused with word overlap), each with its exact specific value (DESIGN 2.4b), raw
+value and both ranks beside it; harmful documents by specific value, lowest first.
 
 `envelope` wraps it for the JSON file: {"report": ..., "sha256": hash of the report,
 "sections": hash of each top-level section}, so `verify` names the section that changed.
@@ -14,10 +16,13 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
+
 from attribution_engine.train_config import TrainConfig
 from db.catalog import DocumentDetail, RunInfo
 from db.evidence import EvidenceRecord
 from provenance.canonical import sha256
+from provenance.ranking import FUSED_WORDS
 from provenance.recipe import Recipe
 from provenance.reference import describe, target_flag
 from provenance.reports.manifest import manifest
@@ -92,7 +97,8 @@ def _method(recipe: Recipe) -> dict:
             "not_trained_on": list(recipe.reference.excluded),
             "description": describe(recipe.reference),
         },
-        "ranked_by": "specific (target minus reference, DESIGN 2.4b)",
+        "ranked_by": FUSED_WORDS,
+        "harmful_ranked_by": "specific value (target minus reference, DESIGN 2.4b), lowest first",
         "units": UNITS,
     }
 
@@ -157,6 +163,8 @@ def _row(
     share = ranked["share"]
     return {
         "rank": int(ranked["rank"]),
+        "rank_by_value": _rank(ranked.get("rank_by_value")),
+        "rank_by_words": _rank(ranked.get("rank_by_words")),
         "doc_key": doc.doc_key,
         "specific": float(ranked["specific_value"]),
         "raw": float(ranked["raw_value"]),
@@ -171,6 +179,11 @@ def _row(
         "text": doc.text,
         "evidence": _evidence(found.get(doc.doc_key)),
     }
+
+
+def _rank(rank: object) -> int | None:
+    """A 1-based rank, or None where the row's ranking does not have it."""
+    return None if rank is None or pd.isna(rank) else int(rank)
 
 
 def _evidence(record: EvidenceRecord | None) -> dict | None:

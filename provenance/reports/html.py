@@ -49,6 +49,7 @@ def render_html(document: dict) -> bytes:
         "<h2>Efficiency check</h2>",
         _table(list(report["efficiency"].items())),
         "<h2>Top contributors</h2>",
+        f"<p>{escape(method['ranked_by'])}</p>",
         _contributors(report["contributors"], target["text"]),
         "<h2>Harmful documents (raised the target's loss)</h2>",
         _contributors(report["harmful"], target["text"]) if report["harmful"] else "<p>None.</p>",
@@ -120,6 +121,7 @@ def _snippet(row: dict) -> str:
 def _contributors(rows: list[dict], target_text: str) -> str:
     out = [
         "<table><tr><th>rank</th><th>document</th><th>specific</th><th>raw</th>"
+        "<th>rank by value</th><th>rank by words</th>"
         "<th>share</th><th>evidence</th><th>text (shared n-grams marked)</th></tr>"
     ]
     for r in rows:
@@ -134,11 +136,17 @@ def _contributors(rows: list[dict], target_text: str) -> str:
         share = "" if r["share"] is None else f"{r['share']:.1%}"
         out.append(
             f"<tr><td>{r['rank']}</td><td><b>{escape(r['doc_key'])}</b><br>{meta}</td>"
-            f"<td>{r['specific']:+.6g}</td><td>{r['raw']:+.6g}</td><td>{share}</td>"
+            f"<td>{r['specific']:+.6g}</td><td>{r['raw']:+.6g}</td>"
+            f"<td>{_or_blank(r['rank_by_value'])}</td><td>{_or_blank(r['rank_by_words'])}</td>"
+            f"<td>{share}</td>"
             f"<td>{evidence}</td><td class=text>{_snippet(r)}</td></tr>"
         )
     out.append("</table>")
     return "".join(out)
+
+
+def _or_blank(value: object) -> str:
+    return "" if value is None else str(value)
 
 
 def _rollup(field: str, rows: list[dict]) -> str:

@@ -52,6 +52,7 @@ def render_pdf(document: dict, *, charts: bool = True) -> bytes:
     for key, value in report["efficiency"].items():
         pdf.write_line(f"{key}: {value}")
     pdf.heading("Top contributors")
+    pdf.write_line(report["method"]["ranked_by"], size=8)
     _documents(pdf, report["contributors"], report["target"]["text"])
     pdf.heading("Harmful documents (raised the target's loss)")
     _documents(pdf, report["harmful"], report["target"]["text"])
@@ -108,6 +109,8 @@ def _documents(pdf: _Pdf, rows: list[dict], target_text: str) -> None:
         pdf.write_line("None.")
     for r in rows:
         share = "" if r["share"] is None else f", share {r['share']:.1%}"
+        if r["rank_by_words"] is not None:
+            share += f"; rank by value {r['rank_by_value']}, by words {r['rank_by_words']}"
         pdf.write_line(
             f"#{r['rank']} {r['doc_key']}: specific {r['specific']:+.6g}, raw {r['raw']:+.6g}"
             f"{share}",

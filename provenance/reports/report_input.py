@@ -27,6 +27,7 @@ from db.evidence import EvidenceRecord
 from db.rankings import efficiency_series, rollup, top_documents, trajectories
 from db.session import read_only, session_scope
 from provenance.evidence import ensure_evidence, evidence_method, fill_evidence
+from provenance.ranking import ranked_documents
 from provenance.recipe import Recipe
 from provenance.reports.manifest import RunFiles, read_run_files
 
@@ -36,8 +37,9 @@ ROLLUP_FIELDS = ("source", "author", "license")
 
 @dataclass(frozen=True)
 class ReportInput:
-    """One (run, target) report's data. `top` and `bottom` are `db.rankings.top_documents`
-    frames (the k highest by specific value, and the k lowest of those below zero)."""
+    """One (run, target) report's data. `top` is a `provenance.ranking.ranked_documents` frame
+    (the first k in the default ranking), `bottom` a `db.rankings.top_documents` frame (the k
+    lowest by specific value of those below zero)."""
 
     k: int
     run: RunInfo
@@ -58,9 +60,10 @@ class ReportInput:
 
 
 def shown(session: Session, run_key: str, target_key: str, k: int):
-    """(contributors, harmful documents): the k highest by specific value, and the k lowest
-    of those below zero."""
-    top = top_documents(session, run_key, target_key, k, by="specific")
+    """(contributors, harmful documents): the first k in the default ranking (training
+    contribution fused with word overlap), and the k lowest by specific value of those below
+    zero."""
+    top = ranked_documents(session, run_key, target_key, k)
     bottom = top_documents(session, run_key, target_key, k, by="specific", ascending=True)
     return top, bottom[bottom["value"] < 0]
 

@@ -95,13 +95,20 @@ def test_attribution_shows_the_expected_top_document(seeded: str) -> None:
         "doc_key",
         "title",
         "source",
-        "value",
+        "specific_value",
         "raw_value",
         "share",
+        "rank_by_value",
+        "rank_by_words",
         *evidence_view.SHOWN,  # empty until computed (tests/app/test_evidence_ui.py)
     ]
-    assert top.iloc[0]["value"] == pytest.approx(0.5)
+    assert top.iloc[0]["specific_value"] == pytest.approx(0.5)
     assert top.iloc[0]["raw_value"] == pytest.approx(0.51)
+    assert top.iloc[0]["rank_by_value"] == 1
+    subheaders = [h.value for h in at.subheader]
+    assert "Top contributors, ranked by training contribution fused with word overlap" in (
+        subheaders
+    )
     # The efficiency metric and the document detail of the top document.
     labels = [m.label for m in at.metric]
     assert "Sum of all documents' values" in labels
@@ -112,10 +119,10 @@ def test_attribution_shows_the_expected_top_document(seeded: str) -> None:
     assert any(c.startswith("The documents' values (0.36 nats) differ") for c in captions)
     assert "Where the difference comes from" in [e.label for e in at.expander]
     assert document_picker(at).value == KNOWN_TOP
-    # Raw ranking: the toggle swaps the columns.
-    at.toggle(key="attribution_by_raw").set_value(True).run()
+    # Raw ranking: the raw value comes first; the ranking is the ledger's raw order.
+    at.radio(key="attribution_by").set_value("raw").run()
     top_raw = frame(at, "rank", "share")
-    assert "specific_value" in top_raw.columns
+    assert list(top_raw.columns[4:6]) == ["raw_value", "specific_value"]
     assert top_raw.iloc[0]["doc_key"] == KNOWN_TOP
 
 

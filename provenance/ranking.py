@@ -1,0 +1,86 @@
+"""Which documents are listed first: the product's default ranking and its alternatives.
+
+The accounting (values, shares, roll-ups, efficiency) is always the exact In-Run Data Shapley
+value; the *order* in which documents are listed is a separate choice, made by measurement
+(docs/fidelity.md, section 2.1). The default fuses two rankings with reciprocal-rank fusion
+(`attribution_engine.fusion`): the documents by specific value (what training on each did to
+the target's loss, beyond what it did to the reference) and by BM25 word overlap with the
+target. Each listed row keeps its specific value, raw value and share beside both ranks.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from attribution_engine.evidence import bm25_scores
+from attribution_engine.fusion import FUSION_K, fused_scores, ordinal_ranks
+from db.catalog import get_target
+from db.evidence import corpus_texts
+from db.rankings import TOP_COLUMNS, target_values, top_documents
+
+Ranking = Literal["fused", "specific", "raw"]
+RANKINGS: tuple[Ranking, ...] = ("fused", "specific", "raw")
+RANKED_BY: dict[Ranking, str] = {
+    "fused": "training contribution fused with word overlap",
+    "specific": "training contribution (specific value)",
+    "raw": "raw Shapley value",
+}
+FUSED_WORDS = (
+    "Ranked by training contribution fused with word overlap: reciprocal-rank fusion "
+    f"(k = {FUSION_K}) of the order by specific value and the order by BM25 word overlap with "
+    "the target. Values and shares are the exact specific values, whatever the order."
+)
+FUSED_COLUMNS = [*TOP_COLUMNS, "rank_by_value", "rank_by_words"]
+
+
+def ranked_documents(
+    session: Session, run_key: str, target_key: str, k: int, by: Ranking = "fused"
+) -> pd.DataFrame:
+    """The first k documents of a target in ranking `by`.
+
+    "fused" lists only documents with a positive specific value (at most k), ordered by the
+    fusion of their ranks by specific value and by BM25 word overlap among all documents the
+    run trained on. Columns: `db.rankings.TOP_COLUMNS` (value = the specific value for "fused";
+    share = value over the target's positive total of that kind, nats / nats), plus
+    rank_by_value and rank_by_words (1-based; rank_by_words only for "fused", else missing).
+    """
+    if by not in RANKINGS:
+        raise ValueError(f"ranking must be one of {', '.join(RANKINGS)}, not {by!r}")
+    if by != "fused":
+        frame = top_documents(session, run_key, target_key, k, by=by)
+        return frame.assign(rank_by_value=frame["rank"], rank_by_words=pd.NA)[FUSED_COLUMNS]
+    values = target_values(session, run_key, target_key)
+    if values.empty:
+        return pd.DataFrame(columns=FUSED_COLUMNS)
+    texts = corpus_texts(session, run_key)
+    query = get_target(session, run_key, target_key).text
+    words = bm25_scores(query, [texts[key] for key in values["doc_key"]])  # [D]
+    by_words = ordinal_ranks(words)  # ties: the better specific value first
+    fused = fused_scores(values["rank_specific"].to_numpy(), by_words)
+    spec = values["specific"].to_numpy()
+    # Only documents whose training lowered the target's loss are contributors: word overlap
+    # reorders them, it never lists a document whose value is zero or negative.
+    fused[spec <= 0] = -np.inf
+    order = np.argsort(-fused, kind="stable")[: min(k, int((spec > 0).sum()))]
+    total = math.fsum(spec[spec > 0].tolist())
+    chosen = values.iloc[order]
+    frame = pd.DataFrame(
+        {
+            "rank": np.arange(1, len(order) + 1, dtype=np.int64),
+            "doc_key": chosen["doc_key"].to_numpy(),
+            "value": chosen["specific"].to_numpy(),
+            "raw_value": chosen["raw"].to_numpy(),
+            "specific_value": chosen["specific"].to_numpy(),
+            "share": chosen["specific"].to_numpy() / total if total else math.nan,
+            "source": chosen["source"].to_numpy(),
+            "title": chosen["title"].to_numpy(),
+            "rank_by_value": chosen["rank_specific"].to_numpy(),
+            "rank_by_words": by_words[order].astype(np.int64),
+        }
+    )
+    return frame[FUSED_COLUMNS]

@@ -1,0 +1,91 @@
+"""The default document ranking (training contribution fused with word overlap) against a
+plain re-computation: each document's two ranks by their definition, 1/(60 + rank) summed,
+sorted; and the alternatives are the ledger's own orders."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from attribution_engine.evidence import bm25_scores
+from attribution_engine.fusion import FUSION_K, fused_scores, ordinal_ranks
+from benchmarks.ledger_seed import document, seed_ledger
+from db.catalog import TargetRecord
+from db.models import TargetOrigin
+from db.rankings import top_documents
+from db.session import make_sessionmaker, session_scope
+from db.values import write_document_values
+from provenance.ranking import ranked_documents
+
+TEXTS = {
+    "harbour": "The harbour froze early that winter, and the fishing boats stayed in port.",
+    "wheat": "Wheat prices rose after the drought in the southern provinces.",
+    "penguins": "Penguins huddle together through the long dark Antarctic winter.",
+    "navy": "The navy built four new ships for the defence of the harbour.",
+    "post": "The post office carried more letters than in any year before.",
+    "taxes": "Taxes on imported wheat were lowered by the new tariff act.",
+}
+TARGET = "That winter the harbour froze early, so the fishing boats stayed in port."
+# Specific values: the copied paragraph "harbour" is only third by value; word overlap lifts it.
+SPECIFIC = {"harbour": 0.3, "wheat": 0.9, "penguins": 0.5, "navy": -0.2, "post": 0.1, "taxes": 0.0}
+
+
+@pytest.fixture
+def factory(ledger):
+    factory = make_sessionmaker(ledger, write=True)
+    docs = [document(k, t, source=f"src-{k}", title=k.title()) for k, t in TEXTS.items()]
+    ids = seed_ledger(factory, docs, [TargetRecord("t", TARGET, TargetOrigin.UPLOADED)])
+    specific = [SPECIFIC[k] for k in TEXTS]
+    with session_scope(factory) as session:
+        write_document_values(session, "r1", "t", ids, [2 * v for v in specific], specific)
+    return factory
+
+
+def _expected_order() -> list[str]:
+    """Fusion by its definition, one document at a time (ties cannot occur in this data)."""
+    keys = list(TEXTS)
+    words = dict(zip(keys, bm25_scores(TARGET, [TEXTS[k] for k in keys]), strict=True))
+    by_value = {k: 1 + sum(SPECIFIC[o] > SPECIFIC[k] for o in keys) for k in keys}
+    by_words = {k: 1 + sum(words[o] > words[k] for o in keys) for k in keys}
+    score = {k: 1 / (FUSION_K + by_value[k]) + 1 / (FUSION_K + by_words[k]) for k in keys}
+    return sorted(keys, key=lambda k: -score[k])
+
+
+def test_fused_ranking_matches_its_definition_and_keeps_exact_values(factory):
+    with session_scope(factory) as session:
+        frame = ranked_documents(session, "r1", "t", k=6)
+    assert frame["doc_key"].tolist() == [k for k in _expected_order() if SPECIFIC[k] > 0]
+    assert frame["doc_key"].iloc[0] == "harbour"  # the copied paragraph, third by value alone
+    assert frame["rank"].tolist() == [1, 2, 3, 4]
+    row = frame.set_index("doc_key").loc["harbour"]
+    assert row["value"] == row["specific_value"] == 0.3 and row["raw_value"] == 0.6
+    assert row["rank_by_value"] == 3 and row["rank_by_words"] == 1
+    assert row["share"] == pytest.approx(0.3 / (0.3 + 0.9 + 0.5 + 0.1), rel=1e-15)
+    assert row["source"] == "src-harbour" and row["title"] == "Harbour"
+
+
+def test_fused_ranking_lists_positive_values_only_and_truncates_to_k(factory):
+    positive = [key for key in _expected_order() if SPECIFIC[key] > 0]
+    with session_scope(factory) as session:
+        assert ranked_documents(session, "r1", "t", k=6)["doc_key"].tolist() == positive
+        assert ranked_documents(session, "r1", "t", k=2)["doc_key"].tolist() == positive[:2]
+
+
+@pytest.mark.parametrize("by", ["specific", "raw"])
+def test_alternative_rankings_are_the_ledgers_orders(factory, by):
+    with session_scope(factory) as session:
+        frame = ranked_documents(session, "r1", "t", k=6, by=by)
+        ledger = top_documents(session, "r1", "t", 6, by=by)
+    assert frame["doc_key"].tolist() == ledger["doc_key"].tolist()
+    assert frame["rank_by_value"].tolist() == [1, 2, 3, 4, 5, 6]
+
+
+def test_unknown_ranking_is_refused(factory):
+    with session_scope(factory) as session, pytest.raises(ValueError, match="fused, specific"):
+        ranked_documents(session, "r1", "t", k=3, by="bm25")
+
+
+def test_ordinal_ranks_break_ties_by_input_order():
+    scores = np.array([[1.0, 0.0], [3.0, 0.0], [1.0, 2.0]])
+    assert ordinal_ranks(scores).tolist() == [[2, 2], [1, 3], [3, 1]]
+    assert fused_scores(np.array([1]), np.array([2]))[0] == 1 / 61 + 1 / 62
