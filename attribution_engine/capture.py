@@ -3,6 +3,8 @@ holds trainable parameters (its input, and its output gradient when autograd com
 
 Autograd computes the training gradient exactly as in plain training; the capture only reads.
 Hooks are no-ops outside `recording`, and every handle is removed on exit, even after an error.
+Rules see rows first, [N, T, ...]: a call on flattened tokens [N*T, ...] (OPT's FFN) is viewed
+as [N, T, ...], and a table shared across rows [1, T, ...] is expanded to one copy per row.
 """
 
 from collections.abc import Iterator
@@ -28,10 +30,19 @@ class Call:
     inputs: tuple[torch.Tensor, ...]
     output: torch.Tensor | None  # held only while recording: it keeps activations alive
     grad: torch.Tensor | None = None
+    version: int = 0  # output._version when recorded: a later in-place change moves it
+    rows_tokens: tuple[int, int] | None = None  # (N, T) when called on flattened tokens [N*T, ...]
 
     def store_grad(self, grad: torch.Tensor) -> None:
+        if self.rows_tokens is not None:
+            grad = grad.unflatten(0, self.rows_tokens)  # [N*T, ...] -> [N, T, ...]
         # The dot products run in fp32 at least: a half-precision capture is widened, explicitly.
         self.grad = grad.detach().float() if grad.dtype in HALF else grad.detach()
+
+    def modified_in_place(self) -> bool:
+        """Whether the model changed the output in place after the module returned it (CTRL
+        scales its embeddings with *=): its gradient then differs from the recorded tensor's."""
+        return self.output is not None and self.output._version != self.version
 
 
 class Capture:
@@ -64,7 +75,7 @@ class Capture:
         self._names = {id(p): name for name, p in model.named_parameters(remove_duplicate=False)}
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
         self._calls: list[Call] | None = None
-        self._rows = 0
+        self._rows, self._tokens = 0, 0
 
     def __enter__(self) -> "Capture":
         for name, module, rule in self._modules:
@@ -86,12 +97,13 @@ class Capture:
         return self._names.get(id(param), "<unnamed parameter>")
 
     @contextmanager
-    def recording(self, n_rows: int) -> Iterator[list[Call]]:
-        """Record the calls of one forward over `n_rows` rows (and their gradients)."""
+    def recording(self, n_rows: int, n_tokens: int) -> Iterator[list[Call]]:
+        """Record the calls of one forward over `n_rows` rows of `n_tokens` tokens (and their
+        gradients). `n_tokens` lets calls on flattened tokens [N*T, ...] map back to rows."""
         if not self._handles:
             raise RuntimeError("Capture is closed; use it inside `with Capture(model):`")
         calls: list[Call] = []
-        self._calls, self._rows = calls, n_rows
+        self._calls, self._rows, self._tokens = calls, n_rows, n_tokens
         try:
             yield calls
         finally:
@@ -109,26 +121,56 @@ class Capture:
                     f"{type(output).__name__}, not a tensor; its rule cannot read its gradient"
                 )
             inputs = tuple(a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor))
-            replaced = None
-            if output.shape[0] != self._rows:
-                if output.shape[0] != 1 or inputs[0].shape[0] != 1:
-                    raise UnsupportedModuleError(
-                        f"module '{name}' ({type(module).__name__}) was called on a tensor "
-                        f"with leading dimension {output.shape[0]}, not the {self._rows} rows "
-                        "of the batch; the engine needs rows first in every scored layer"
-                    )
+            n, t = self._rows, self._tokens
+            replaced, rows_tokens = None, None
+            if output.shape[0] == n:
+                pass
+            elif t > 1 and output.shape[0] == n * t:
+                # Flattened tokens (OPT runs its FFN on [N*T, d]): rows first again, as views.
+                rows_tokens = (n, t)
+                inputs = tuple(
+                    a.unflatten(0, rows_tokens) if _flat(a, n * t) else a for a in inputs
+                )
+            elif output.shape[0] == 1 and inputs and inputs[0].shape[0] == 1:
                 # Shared across rows (position ids [1, T]): one copy per row keeps each row's
                 # gradient apart; autograd sums the copies, exactly as broadcasting would.
-                output = replaced = output.expand(self._rows, *output.shape[1:])
-                inputs = (inputs[0].expand(self._rows, *inputs[0].shape[1:]), *inputs[1:])
+                output = replaced = output.expand(n, *output.shape[1:])
+                inputs = (inputs[0].expand(n, *inputs[0].shape[1:]), *inputs[1:])
+            else:
+                raise UnsupportedModuleError(
+                    f"module '{name}' ({type(module).__name__}) was called on a tensor with "
+                    f"leading dimension {output.shape[0]}, neither the {n} rows of the batch, "
+                    f"nor its {n}x{t} flattened tokens, nor 1 (a table shared by all rows), so "
+                    "its values cannot be assigned to rows; freeze its parameters "
+                    "(requires_grad=False) or register a rule for it with "
+                    "attribution_engine.ghost.register"
+                )
             widened = tuple(a.detach().float() if a.dtype in HALF else a.detach() for a in inputs)
-            call = Call(name, module, rule, widened, output)
+            call = Call(name, module, rule, widened, output, version=output._version)
+            call.rows_tokens = rows_tokens
             if output.requires_grad:
                 output.register_hook(call.store_grad)
                 self._calls.append(call)
             return replaced
 
         return hook
+
+
+def _flat(tensor: torch.Tensor, n_tokens: int) -> bool:
+    return tensor.dim() >= 1 and tensor.shape[0] == n_tokens
+
+
+def gradient_inputs(calls: list[Call]) -> list[torch.Tensor]:
+    """What to differentiate the target loss with respect to so that every call's hook fires:
+    its output, or, where the model changed that output in place afterwards, the module's
+    trainable parameters (autograd then passes through the recorded value and its hook)."""
+    out: list[torch.Tensor] = []
+    for call in calls:
+        if call.modified_in_place():
+            out.extend(p for p in call.module.parameters(recurse=False) if p.requires_grad)
+        else:
+            out.append(call.output)
+    return out
 
 
 def uses_by_parameter(calls: list[Call]) -> dict[nn.Parameter, list[Use]]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from attribution_engine.capture import Call, Capture, uses_by_parameter
+from attribution_engine.capture import Call, Capture, gradient_inputs, uses_by_parameter
 from attribution_engine.config import (
     Accounting,
     AttributionConfig,
@@ -275,13 +275,15 @@ def _validate(model: nn.Module, micro: list[Rows], targets: Rows) -> int:
 def target_pass(model: nn.Module, capture: Capture, targets: Rows):
     """Target losses [V] and the target rows' recorded calls, at the current weights."""
     counts = predicted_counts(targets["labels"])
-    with eval_mode(model), capture.recording(counts.shape[0]) as calls:
+    n_rows, n_tokens = targets["input_ids"].shape
+    with eval_mode(model), capture.recording(n_rows, n_tokens) as calls:
         losses = row_loss_sums(model, targets) / counts
         bad = (~torch.isfinite(losses)).nonzero().flatten().tolist()
         if bad:
             raise NonFiniteError(f"target rows {bad} have a non-finite loss at these weights")
         if calls:
-            torch.autograd.grad(losses.sum(), [c.output for c in calls], allow_unused=True)
+            # Hooks on the outputs store each call's gradient (as in the training backward).
+            torch.autograd.grad(losses.sum(), gradient_inputs(calls), allow_unused=True)
     return losses.detach().double(), calls
 
 
@@ -290,7 +292,7 @@ def _train_pass(
 ):
     """Forward and ordinary backward of training rows; returns (their loss share, calls).
     `first`: the index of these rows' first row among the step's rows (for NonFiniteError)."""
-    with capture.recording(rows["input_ids"].shape[0]) as calls:
+    with capture.recording(*rows["input_ids"].shape) as calls:
         sums = row_loss_sums(model, rows)
         bad = (~torch.isfinite(sums)).nonzero().flatten().tolist()
         if bad:

@@ -178,7 +178,7 @@ def floor_parts(shape: Shape, rounds: int) -> dict[int, tuple[float, float]]:
     n_total = int(predicted_counts(batch["labels"]).sum())
     out = {}
     with Capture(model) as capture:
-        with capture.recording(shape.rows) as calls:
+        with capture.recording(shape.rows, shape.tokens) as calls:
             (row_loss_sums(model, batch).sum() / n_total).backward()
         train = uses_by_parameter(calls)
         for n_targets in (1, 8):

@@ -12,7 +12,7 @@ def test_bf16_model_captures_in_fp32_and_matches_the_oracle():
     model = tiny_models.gpt2(seed=3).to(torch.bfloat16)
     batch = tiny_models.make_batch(4, seed=1)
     targets = tiny_models.make_targets(2, seed=2)
-    with Capture(model) as capture, capture.recording(4) as calls:
+    with Capture(model) as capture, capture.recording(*batch["input_ids"].shape) as calls:
         oracle.token_losses(model, batch).sum().backward()
     model.zero_grad(set_to_none=True)
     assert calls and all(c.inputs[0].dtype in (torch.float32, torch.long) for c in calls)

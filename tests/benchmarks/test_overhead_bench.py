@@ -34,7 +34,7 @@ def test_the_timed_strategies_compute_the_same_values():
     n_total = int(predicted_counts(batch["labels"]).sum())
     chosen = {key: value[:3] for key, value in targets.items()}
     with Capture(model) as capture:
-        with capture.recording(bench.QUICK.rows) as calls:
+        with capture.recording(bench.QUICK.rows, bench.QUICK.tokens) as calls:
             (row_loss_sums(model, batch).sum() / n_total).backward()
         train = uses_by_parameter(calls)
         theirs = uses_by_parameter(target_pass(model, capture, chosen)[1])
