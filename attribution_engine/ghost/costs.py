@@ -8,7 +8,7 @@ Strategy (c) costs the targets' materialise_cost plus matrix_dot_cost per traini
 
 import math
 
-from attribution_engine.ghost.factors import Dense, Factor
+from attribution_engine.ghost.factors import Dense, Factor, Routed
 from attribution_engine.ghost.uses import FactoredUse, Use
 
 
@@ -17,14 +17,21 @@ def _tokens(use: FactoredUse) -> int:
 
 
 def _factor_dot(first: Factor, second: Factor) -> int:
-    """One token-pair dot product: the width for two dense vectors, a single read otherwise."""
+    """One token-pair dot product: the width for two dense vectors, the block width for two
+    routed ones (computed for every pair, then masked to same-expert pairs), a single read
+    otherwise."""
+    if isinstance(first, Routed) and isinstance(second, Routed):
+        return first.block
     return first.width if isinstance(first, Dense) and isinstance(second, Dense) else 1
 
 
 def _dense_area(use: FactoredUse) -> int:
-    """Work per token to touch the frame: r*c when both factors are dense, else the dense width."""
+    """Work per token to touch the frame: r*c when both factors are dense, k*c for a routed
+    left factor (its expert's k x c slice), else the dense width."""
     if isinstance(use.left, Dense):
         return use.left.width * use.right.width
+    if isinstance(use.left, Routed):
+        return use.left.block * use.right.width
     return use.right.width  # a one-hot left factor touches one row of the frame
 
 

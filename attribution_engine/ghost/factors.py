@@ -53,11 +53,42 @@ class OneHot:
         )
 
 
-Factor = Dense | OneHot
+@dataclass(frozen=True)
+class Routed:
+    """Dense vectors x [N, T, k], each placed in block index [N, T] of `blocks` blocks: a vector
+    of width blocks * k that is zero outside one block (a fused expert weight's slice).
+
+    An expert weight [E, r, c] read as one [E*r, c] frame gets, per routed token, the outer
+    product of such a vector with a dense one; T then counts (token, chosen expert) slots.
+    """
+
+    index: torch.Tensor
+    x: torch.Tensor
+    blocks: int
+
+    @property
+    def width(self) -> int:
+        return self.blocks * self.x.shape[-1]
+
+    @property
+    def block(self) -> int:
+        return self.x.shape[-1]
+
+    def rows(self, start: int, stop: int) -> "Routed":
+        return Routed(self.index[start:stop], self.x[start:stop], self.blocks)
+
+    def scaled(self, scale: torch.Tensor) -> "Routed":
+        """Every vector multiplied by its own block of scale [blocks * k]."""
+        return Routed(self.index, self.x * scale.view(self.blocks, -1)[self.index], self.blocks)
+
+
+Factor = Dense | OneHot | Routed
 
 
 def token_gram(first: Factor, second: Factor, dtype: torch.dtype) -> torch.Tensor:
     """Dot products of every token of `first` with every token of `second`: [M1, M2]."""
+    if isinstance(first, Routed) or isinstance(second, Routed):
+        return _routed_gram(first, second)
     if isinstance(first, Dense) and isinstance(second, Dense):
         return first.x.reshape(-1, first.width) @ second.x.reshape(-1, second.width).T
     if isinstance(first, OneHot) and isinstance(second, OneHot):
@@ -76,3 +107,16 @@ def token_gram(first: Factor, second: Factor, dtype: torch.dtype) -> torch.Tenso
     if first.weight is not None:
         gram = gram * first.weight.reshape(-1, 1)
     return gram
+
+
+def _routed_gram(first: Factor, second: Factor) -> torch.Tensor:
+    """(block_i == block_j) * (x_i . x_j): vectors in different blocks are orthogonal."""
+    if not (isinstance(first, Routed) and isinstance(second, Routed)):
+        raise TypeError(
+            f"no token Gram between {type(first).__name__} and {type(second).__name__} factors; "
+            "a routed (expert) weight's uses must all be routed"
+        )
+    k = first.block
+    gram = first.x.reshape(-1, k) @ second.x.reshape(-1, k).T  # M1 x M2
+    same = first.index.reshape(-1, 1) == second.index.reshape(1, -1)  # M1 x M2
+    return gram * same.to(gram.dtype)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
-from attribution_engine.ghost.factors import Dense, Factor, OneHot
+from attribution_engine.ghost.factors import Dense, Factor, OneHot, Routed
 
 
 @dataclass(frozen=True)
@@ -73,14 +73,14 @@ def materialise_sum(uses: list[Use], shape: torch.Size) -> torch.Tensor:
         out = first.grads.reshape(n, *shape).clone()  # never write into a captured tensor
     elif _is_scatter(first):
         out = first.tensor.new_zeros(n, *shape)
-        _scatter_rows(first.left, first.right, out.view(n * first.left.size, -1))
+        _scatter(first, out)
     else:
         out = _outer_sum(first).reshape(n, *shape)
     for use in rest:
         if isinstance(use, SummedUse):
             out += use.grads.reshape(n, *shape)
         elif _is_scatter(use):
-            _scatter_rows(use.left, use.right, out.view(n * use.left.size, -1))
+            _scatter(use, out)
         else:
             out.view(n, use.left.width, -1).add_(_outer_sum(use))
     return out
@@ -93,7 +93,25 @@ def _outer_sum(use: FactoredUse) -> torch.Tensor:
 
 
 def _is_scatter(use: "FactoredUse") -> bool:
-    return isinstance(use.left, OneHot)
+    return isinstance(use.left, OneHot | Routed)
+
+
+def _scatter(use: "FactoredUse", out: torch.Tensor) -> None:
+    """Add a one-hot or routed use's row gradients into out [N, *shape], in place."""
+    n = out.shape[0]
+    if isinstance(use.left, Routed):
+        _scatter_blocks(use.left, use.right, out.view(n * use.left.blocks, use.left.block, -1))
+    else:
+        _scatter_rows(use.left, use.right, out.view(n * use.left.size, -1))
+
+
+def _scatter_blocks(routed: Routed, dense: Dense, out: torch.Tensor) -> None:
+    """out[n * blocks + e_t] += x_t (x) dense_t for every slot: each outer product lands in its
+    expert's slice only, one multiply-add per entry of that slice."""
+    n, k, c = routed.x.shape[0], routed.block, dense.width
+    offsets = torch.arange(n, device=routed.x.device).unsqueeze(1) * routed.blocks  # N x 1
+    outer = routed.x.reshape(-1, k, 1) * dense.x.reshape(-1, 1, c)  # M x k x c
+    out.index_add_(0, (routed.index + offsets).reshape(-1), outer)
 
 
 def _scatter_rows(onehot: OneHot, dense: Dense, out: torch.Tensor) -> None:
@@ -116,7 +134,9 @@ def dot_with_matrices(use: Use, matrices: torch.Tensor) -> torch.Tensor:
     left, right = use.left, use.right
     r, c = left.width, right.width
     frame = matrices.reshape(v, r, c)
-    if isinstance(left, OneHot):
+    if isinstance(left, Routed):
+        per_token = _routed_dots(left, right, matrices)
+    elif isinstance(left, OneHot):
         picked = frame[:, left.index.reshape(-1), :]  # V x M x c
         per_token = (picked * right.x.reshape(1, -1, c)).sum(-1)
         if left.weight is not None:
@@ -130,3 +150,17 @@ def dot_with_matrices(use: Use, matrices: torch.Tensor) -> torch.Tensor:
         projected = (right_m @ frame.permute(2, 0, 1).reshape(c, v * r)).view(-1, v, r)
         per_token = (projected * left.x.reshape(-1, 1, r)).sum(-1).T
     return per_token.reshape(v, n, -1).sum(-1).T  # N x V
+
+
+def _routed_dots(left: Routed, right: Dense, matrices: torch.Tensor) -> torch.Tensor:
+    """x_t^T M_v[e_t] right_t for every slot t, [V, M]: the slots of one expert at a time, so
+    each reads only its expert's slice [V, k, c] of the matrices."""
+    v, k, c = matrices.shape[0], left.block, right.width
+    blocks = matrices.reshape(v, left.blocks, k, c)
+    x, y, index = left.x.reshape(-1, k), right.x.reshape(-1, c), left.index.reshape(-1)
+    out = x.new_zeros(v, index.shape[0])
+    for e in index.unique().tolist():
+        slots = (index == e).nonzero().squeeze(1)  # S
+        projected = x[slots] @ blocks[:, e].permute(1, 0, 2).reshape(k, v * c)  # S x (V c)
+        out[:, slots] = (projected.view(-1, v, c) * y[slots].unsqueeze(1)).sum(-1).T
+    return out
