@@ -115,6 +115,9 @@ class Capture:
         def hook(module: nn.Module, args: tuple, kwargs: dict, output: object):
             if self._calls is None:
                 return None
+            whole = output
+            if isinstance(output, tuple) and rule.output is not None:
+                output = output[rule.output]  # the element the rule reads the gradient of
             if not isinstance(output, torch.Tensor):
                 raise UnsupportedModuleError(
                     f"module '{name}' ({type(module).__name__}) returned "
@@ -151,6 +154,8 @@ class Capture:
             if output.requires_grad:
                 output.register_hook(call.store_grad)
                 self._calls.append(call)
+            if replaced is not None and whole is not output:
+                return (*whole[: rule.output], replaced, *whole[rule.output + 1 :])
             return replaced
 
         return hook

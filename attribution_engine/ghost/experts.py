@@ -144,7 +144,7 @@ def _routed(
     return FactoredUse(left, Dense(second.reshape(n, index.shape[1], -1)))
 
 
-@register(*ROUTERS, params=("weight", "bias"))
+@register(*ROUTERS, params=("weight", "bias"), output=0)
 def router_uses(
     module: nn.Module, inputs: tuple[torch.Tensor, ...], grad: torch.Tensor
 ) -> dict[str, Use]:

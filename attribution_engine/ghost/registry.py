@@ -24,6 +24,9 @@ class GhostRule:
     uses: UsesFn
     params: tuple[str, ...] | None
     refuse: Callable[[nn.Module], str | None] = lambda module: None
+    # For a module that returns a tuple: the element whose gradient the rule reads (a router's
+    # logits, through which every path from its weight to the loss runs). None: a tensor.
+    output: int | None = None
 
     def covers(self, name: str) -> bool:
         return self.params is None or name in self.params
@@ -37,11 +40,15 @@ def register(
     *types: type[nn.Module],
     params: tuple[str, ...],
     refuse: Callable[[nn.Module], str | None] | None = None,
+    output: int | None = None,
 ) -> Callable[[UsesFn], UsesFn]:
-    """Decorator: `fn` scores calls of modules of these types (subclasses included)."""
+    """Decorator: `fn` scores calls of modules of these types (subclasses included).
+    `output`: for modules returning a tuple, the index of the element `fn` gets the gradient of."""
 
     def add(fn: UsesFn) -> UsesFn:
-        rule = GhostRule(fn, params) if refuse is None else GhostRule(fn, params, refuse)
+        rule = GhostRule(fn, params, output=output)
+        if refuse is not None:
+            rule = GhostRule(fn, params, refuse, output)
         for module_type in types:
             _BY_TYPE[module_type] = rule
         return fn
