@@ -25,3 +25,13 @@ def ordinal_ranks(scores: np.ndarray) -> np.ndarray:
 def fused_scores(*ranks: np.ndarray) -> np.ndarray:
     """float64 fusion score of rank arrays of one shape (1-based); higher = better."""
     return sum(1.0 / (FUSION_K + np.asarray(r, dtype=np.float64)) for r in ranks)
+
+
+def contribution_scores(specific: np.ndarray, words: np.ndarray) -> np.ndarray:
+    """The product's default ranking score of each document, per column of [D] or [D, V]:
+    the fusion of its rank by specific value and its rank by word overlap (e.g. BM25), both
+    among all D documents; -inf where the specific value is <= 0, since word overlap may
+    reorder the documents whose training lowered the target's loss but never adds others."""
+    fused = fused_scores(ordinal_ranks(specific), ordinal_ranks(words))
+    fused[specific <= 0] = -np.inf
+    return fused

@@ -11,11 +11,12 @@ The 24 cases of `planted_targets.py` (96 targets; five decoy cases) are attached
 - repeated:  the same pretrained model fine-tuned on the same sample for several epochs
              (repeated exposure, as memorised text).
 
-Rankings of the documents trained on, per target: the specific value (Adam-aware, first order,
-contrasted with the corpus reference: the product default), the raw value, the specific value
-per row visit, the specific value divided by the document's Adam-preconditioned gradient norm
-at the final weights, the TrackStar cosine (`posthoc_scores`), and a reciprocal-rank fusion of
-the specific value with BM25. Peers: BM25, MiniLM embeddings, TrackStar, and Bergson when it is
+Rankings of the documents trained on, per target: the product default (a reciprocal-rank
+fusion of the specific value with BM25, documents with a positive specific value only), the
+specific value (Adam-aware, first order, contrasted with the corpus reference: the product's
+accounting), the raw value, the specific value per row visit, the specific value divided by the
+document's Adam-preconditioned gradient norm at the final weights, and the TrackStar cosine
+(`posthoc_scores`). Peers: BM25, MiniLM embeddings, TrackStar, and Bergson when it is
 installed under .peers/bergson (`bergson_peer`). Each cell: mean rank of the source (rank-1
 count); ties count against the source.
 
@@ -37,7 +38,7 @@ import numpy as np
 import torch
 
 from attribution_engine.chunking import chunk_documents, collate
-from attribution_engine.fusion import fused_scores, ordinal_ranks
+from attribution_engine.fusion import contribution_scores
 from attribution_engine.models import tiny_gpt2
 from attribution_engine.objective import predicted_counts, row_loss_sums
 from attribution_engine.tokenizer import train_bpe_tokenizer
@@ -67,6 +68,8 @@ from benchmarks.provenance_planted import (
 
 Regime = Literal["scratch", "finetune", "repeated"]
 REGIMES: tuple[Regime, ...] = ("scratch", "finetune", "repeated")
+# The product's default ranking (`attribution_engine.fusion.contribution_scores`).
+DEFAULT = "RRF(specific, BM25) (default)"
 
 
 @dataclass(frozen=True)
@@ -186,53 +189,52 @@ def peer_scores(run: PlantedRun, planted) -> dict[str, tuple[np.ndarray, float]]
     return {"BM25": (bm25, bm25_seconds), "MiniLM": (cosine, time.perf_counter() - started)}
 
 
-def default_misses(run: PlantedRun, config: RegimeConfig) -> list[str]:
-    """Verbatim and paraphrase targets whose source the default ranking does not put first,
-    each with the document it put first (marked when that is the case's decoy)."""
-    specific = contrasted(run, run.values["adam-1"], "corpus-ref")  # [D, V]
-    ranks = source_ranks(run, specific)
+def default_misses(run: PlantedRun, config: RegimeConfig, default: np.ndarray) -> list[str]:
+    """Verbatim and paraphrase targets whose source the default ranking (scores `default`
+    [D, V]) does not put first, each with the document it put first (marked when that is the
+    case's decoy)."""
+    ranks = source_ranks(run, default)
     decoy_of = {p.source_id: p.decoy_id for p in config.planted}
     lines = []
     for v, (source, level) in enumerate(run.target_names):
         if level in ("verbatim", "paraphrase") and ranks[v] > 1:
-            first = run.doc_ids[int(np.argmax(specific[:, v]))]
+            first = run.doc_ids[int(np.argmax(default[:, v]))]
             mark = " (its decoy)" if first == decoy_of[source] else ""
             lines.append(f"{source} {level}: rank {int(ranks[v])}, first {first}{mark}")
     return lines
 
 
-def rankings_of(run: PlantedRun, posthoc, peers) -> dict[str, np.ndarray]:
-    """Source ranks [n_targets] for every ranking candidate and peer."""
+def ranking_scores(run: PlantedRun, posthoc, peers) -> dict[str, np.ndarray]:
+    """Scores [D, V] of every ranking candidate and peer; higher = ranked first."""
     values = run.values["adam-1"]
-    specific = contrasted(run, values, "corpus-ref")  # [D, V], the product default
+    specific = contrasted(run, values, "corpus-ref")  # [D, V], the product's accounting
     scores = {
-        "specific (default)": specific,
+        DEFAULT: contribution_scores(specific, peers["BM25"][0]),
+        "specific value": specific,
         "raw value": contrasted(run, values, "raw"),
         "specific / visits": specific / run.visits[:, None],
         "specific / grad norm": specific / posthoc.norms[:, None],
-        "RRF(specific, BM25)": fused_scores(
-            ordinal_ranks(specific), ordinal_ranks(peers["BM25"][0])
-        ),
         "TrackStar (ours)": posthoc.trackstar,
     }
     scores.update({name: s for name, (s, _) in peers.items()})
-    return {name: source_ranks(run, s) for name, s in scores.items()}
+    return scores
 
 
 def score_regime(regime, run, posthoc, model, tokenizer, config, out, phase_seconds):
     peers = peer_scores(run, config.planted)
-    rankings = rankings_of(run, posthoc, peers)
+    scores = ranking_scores(run, posthoc, peers)
+    rankings = {name: source_ranks(run, s) for name, s in scores.items()}
     # Wall time of each ranking: the attributed pass (training with the engine attached) for
     # the value-based ones, plus what each adds; the peers' own times.
     seconds = dict(phase_seconds)
     seconds["attributed training"] = run.seconds
-    for name in ("specific (default)", "raw value", "specific / visits"):
+    for name in ("specific value", "raw value", "specific / visits"):
         seconds[name] = run.seconds
     seconds["specific / grad norm"] = run.seconds + posthoc.seconds
-    seconds["RRF(specific, BM25)"] = run.seconds + peers["BM25"][1]
+    seconds[DEFAULT] = run.seconds + peers["BM25"][1]
     seconds["TrackStar (ours)"] = posthoc.seconds
     seconds.update({name: s for name, (_, s) in peers.items()})
-    notes = [f"default missed {miss}" for miss in default_misses(run, config)]
+    notes = [f"default missed {miss}" for miss in default_misses(run, config, scores[DEFAULT])]
     if config.bergson:
         outcome = bergson_peer.scores(model, tokenizer, run, config.planted, out / "bergson")
         if outcome.scores is None:

@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from attribution_engine.evidence import bm25_scores
-from attribution_engine.fusion import FUSION_K, fused_scores, ordinal_ranks
+from attribution_engine.fusion import FUSION_K, contribution_scores, ordinal_ranks
 from db.catalog import get_target
 from db.evidence import corpus_texts
 from db.rankings import TOP_COLUMNS, target_values, top_documents
@@ -60,12 +60,9 @@ def ranked_documents(
     texts = corpus_texts(session, run_key)
     query = get_target(session, run_key, target_key).text
     words = bm25_scores(query, [texts[key] for key in values["doc_key"]])  # [D]
+    spec = values["specific"].to_numpy()  # in the ledger's order, so ties rank as there
+    fused = contribution_scores(spec, words)
     by_words = ordinal_ranks(words)  # ties: the better specific value first
-    fused = fused_scores(values["rank_specific"].to_numpy(), by_words)
-    spec = values["specific"].to_numpy()
-    # Only documents whose training lowered the target's loss are contributors: word overlap
-    # reorders them, it never lists a document whose value is zero or negative.
-    fused[spec <= 0] = -np.inf
     order = np.argsort(-fused, kind="stable")[: min(k, int((spec > 0).sum()))]
     total = math.fsum(spec[spec > 0].tolist())
     chosen = values.iloc[order]

@@ -22,11 +22,11 @@ TINY = RegimeConfig(
     bergson=False,
 )
 RANKINGS = {
-    "specific (default)",
+    "RRF(specific, BM25) (default)",
+    "specific value",
     "raw value",
     "specific / visits",
     "specific / grad norm",
-    "RRF(specific, BM25)",
     "TrackStar (ours)",
     "BM25",
     "MiniLM",

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from attribution_engine.evidence import bm25_scores
-from attribution_engine.fusion import FUSION_K, fused_scores, ordinal_ranks
+from attribution_engine.fusion import FUSION_K, contribution_scores, fused_scores, ordinal_ranks
 from benchmarks.ledger_seed import document, seed_ledger
 from db.catalog import TargetRecord
 from db.models import TargetOrigin
@@ -89,3 +89,12 @@ def test_ordinal_ranks_break_ties_by_input_order():
     scores = np.array([[1.0, 0.0], [3.0, 0.0], [1.0, 2.0]])
     assert ordinal_ranks(scores).tolist() == [[2, 2], [1, 3], [3, 1]]
     assert fused_scores(np.array([1]), np.array([2]))[0] == 1 / 61 + 1 / 62
+
+
+def test_contribution_scores_per_column_never_list_non_positive_values():
+    specific = np.array([[0.5, -1.0], [0.2, 0.3], [0.0, 0.1]])  # [D=3, V=2]
+    words = np.array([[0.0, 9.0], [5.0, 0.0], [9.0, 1.0]])
+    scores = contribution_scores(specific, words)
+    assert scores[0, 0] == 1 / 61 + 1 / 63 and scores[1, 0] == 1 / 62 + 1 / 62
+    assert np.isneginf(scores[2, 0]) and np.isneginf(scores[0, 1])
+    assert scores[1, 1] == 1 / 61 + 1 / 63 and scores[2, 1] == 1 / 62 + 1 / 62
