@@ -154,7 +154,7 @@ class Capture:
             if output.requires_grad:
                 output.register_hook(call.store_grad)
                 self._calls.append(call)
-            if replaced is not None and whole is not output:
+            if replaced is not None and isinstance(whole, tuple) and rule.output is not None:
                 return (*whole[: rule.output], replaced, *whole[rule.output + 1 :])
             return replaced
 
