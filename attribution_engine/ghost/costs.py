@@ -8,6 +8,8 @@ Strategy (c) costs the targets' materialise_cost plus matrix_dot_cost per traini
 
 import math
 
+import torch
+
 from attribution_engine.ghost.factors import Dense, Factor, Routed
 from attribution_engine.ghost.uses import FactoredUse, Use
 
@@ -45,8 +47,18 @@ def gram_cost(train: list[Use], target: list[Use]) -> float:
     for mine in train:
         for theirs in target:
             per_pair = _factor_dot(mine.left, theirs.left) + _factor_dot(mine.right, theirs.right)
-            total += _tokens(mine) * _tokens(theirs) * (per_pair + 1)
+            total += _pairs(mine, theirs) * (per_pair + 1)
     return float(total)
+
+
+def _pairs(mine: FactoredUse, theirs: FactoredUse) -> int:
+    """Token pairs formed: all of them, or for routed uses only those on the same expert
+    (sum over experts of their slot counts' product)."""
+    if isinstance(mine.left, Routed) and isinstance(theirs.left, Routed):
+        blocks = mine.left.blocks
+        counts = torch.bincount(mine.left.index.reshape(-1), minlength=blocks)
+        return int(counts @ torch.bincount(theirs.left.index.reshape(-1), minlength=blocks))
+    return _tokens(mine) * _tokens(theirs)
 
 
 def materialise_cost(use: Use) -> float:

@@ -17,7 +17,7 @@ from attribution_engine.ghost.costs import (
     matrix_dot_cost,
     per_sample_cost,
 )
-from attribution_engine.ghost.factors import token_gram
+from attribution_engine.ghost.factors import Routed, token_gram
 from attribution_engine.ghost.uses import (
     FactoredUse,
     Use,
@@ -146,12 +146,37 @@ def _gram_values(train: list[Use], target: list[Use], scale: Scale) -> torch.Ten
         for start, stop in _chunks(n_rows, per_row):
             for mine in train:
                 part = mine.rows(start, stop)
+                if isinstance(part.left, Routed):
+                    out[start:stop] += _routed_gram_values(part, theirs).double()
+                    continue
                 pairs = token_gram(part.left, theirs.left, dtype) * token_gram(
                     part.right, theirs.right, dtype
                 )  # (b*T) x (V*T')
                 pairs = pairs.view(stop - start, part.n_tokens, n_targets, theirs.n_tokens)
                 out[start:stop] += pairs.sum(dim=(1, 3)).double()
     return out * scale.scalar
+
+
+def _routed_gram_values(mine: FactoredUse, theirs: FactoredUse) -> torch.Tensor:
+    """Strategy (a) for routed uses, [b, V]: slots on different experts are orthogonal, so
+    only each expert's own slot pairs are formed, (left . left)(right . right), about 1/E of
+    all pairs, and summed per training row and target."""
+    n_mine, n_theirs = mine.n_rows, theirs.n_rows
+    k, c = mine.left.block, mine.right.width
+    a_e, b_e = mine.left.index.reshape(-1), theirs.left.index.reshape(-1)
+    a_row = torch.arange(n_mine, device=a_e.device).repeat_interleave(mine.n_tokens)
+    b_row = torch.arange(n_theirs, device=b_e.device).repeat_interleave(theirs.n_tokens)
+    a_left, a_right = mine.left.x.reshape(-1, k), mine.right.x.reshape(-1, c)
+    b_left, b_right = theirs.left.x.reshape(-1, k), theirs.right.x.reshape(-1, c)
+    out = mine.tensor.new_zeros(n_mine, n_theirs)
+    for e in a_e.unique().tolist():
+        a, b = (a_e == e).nonzero().squeeze(1), (b_e == e).nonzero().squeeze(1)
+        if b.numel() == 0:
+            continue
+        pairs = (a_left[a] @ b_left[b].T) * (a_right[a] @ b_right[b].T)  # S_a x S_b
+        per_target = pairs.new_zeros(pairs.shape[0], n_theirs).index_add_(1, b_row[b], pairs)
+        out.index_add_(0, a_row[a], per_target)
+    return out
 
 
 def _materialised_values(

@@ -100,18 +100,26 @@ def _scatter(use: "FactoredUse", out: torch.Tensor) -> None:
     """Add a one-hot or routed use's row gradients into out [N, *shape], in place."""
     n = out.shape[0]
     if isinstance(use.left, Routed):
-        _scatter_blocks(use.left, use.right, out.view(n * use.left.blocks, use.left.block, -1))
+        _scatter_blocks(use.left, use.right, out.view(n, use.left.blocks, use.left.block, -1))
     else:
         _scatter_rows(use.left, use.right, out.view(n * use.left.size, -1))
 
 
 def _scatter_blocks(routed: Routed, dense: Dense, out: torch.Tensor) -> None:
-    """out[n * blocks + e_t] += x_t (x) dense_t for every slot: each outer product lands in its
-    expert's slice only, one multiply-add per entry of that slice."""
+    """out[n, e] += sum of x_t (x) dense_t over row n's slots routed to expert e, out
+    [N, E, k, c]: per expert, its slots packed into [N, L, .] (L the most any row sends it)
+    and one batched GEMM, so each slot costs one pass over its expert's k x c slice only."""
     n, k, c = routed.x.shape[0], routed.block, dense.width
-    offsets = torch.arange(n, device=routed.x.device).unsqueeze(1) * routed.blocks  # N x 1
-    outer = routed.x.reshape(-1, k, 1) * dense.x.reshape(-1, 1, c)  # M x k x c
-    out.index_add_(0, (routed.index + offsets).reshape(-1), outer)
+    for e in routed.index.unique().tolist():
+        mask = routed.index == e  # N x S
+        rows, slots = mask.nonzero(as_tuple=True)
+        place = (mask.cumsum(1) - 1)[rows, slots]  # each slot's position among its row's
+        length = int(mask.sum(1).max())
+        xs = routed.x.new_zeros(n, length, k)
+        xs[rows, place] = routed.x[rows, slots]
+        ys = dense.x.new_zeros(n, length, c)
+        ys[rows, place] = dense.x[rows, slots]
+        out[:, e] += xs.transpose(1, 2) @ ys  # N x k x c
 
 
 def _scatter_rows(onehot: OneHot, dense: Dense, out: torch.Tensor) -> None:
