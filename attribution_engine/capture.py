@@ -16,6 +16,7 @@ from torch import nn
 
 from attribution_engine.errors import UnsupportedModuleError
 from attribution_engine.ghost import GhostRule, Use, rule_for
+from attribution_engine.ghost.registry import unsupported_reason
 
 HALF = (torch.float16, torch.bfloat16)
 
@@ -49,29 +50,39 @@ class Capture:
     """Hooks on every module with trainable parameters of `model`; use as a context manager."""
 
     def __init__(self, model: nn.Module) -> None:
+        """Resolve every module's rule once, here (nothing is looked up per step); refuse,
+        naming the module, anything whose trainable parameters no rule scores exactly."""
         self._modules: list[tuple[str, nn.Module, GhostRule]] = []
+        unscored: list[tuple[str, nn.Module, list[str]]] = []
         for name, module in model.named_modules():
             own = [n for n, p in module.named_parameters(recurse=False) if p.requires_grad]
             if not own:
                 continue
             rule = rule_for(module)
-            label = f"module '{name}' ({type(module).__name__})"
             if rule is None:
-                raise UnsupportedModuleError(
-                    f"{label} holds trainable parameters {own} but no ghost rule covers its "
-                    "type; freeze them (requires_grad=False) or register a rule with "
-                    "attribution_engine.ghost.register"
-                )
+                unscored.append((name, module, own))
+                continue
             reason = rule.refuse(module)
             if reason:
-                raise UnsupportedModuleError(f"{label} cannot be scored: {reason}")
+                raise UnsupportedModuleError(_refusal(name, module, own, reason))
             uncovered = [n for n in own if not rule.covers(n)]
             if uncovered:
                 raise UnsupportedModuleError(
-                    f"{label} has trainable parameters {uncovered} that its ghost rule does not "
-                    "cover; freeze them or register a rule for this subclass"
+                    _refusal(name, module, uncovered, "its ghost rule does not cover them")
                 )
             self._modules.append((name, module, rule))
+        scored = {id(m) for _, m, _ in self._modules}
+        for name, module, own in unscored:
+            # A parameter that a scored child also owns (the bias of a BERT-style LM head, which
+            # its decoder Linear applies) is scored there, where it is applied, exactly once.
+            below = [
+                id(p) for m in module.modules() if id(m) in scored for p in m.parameters(False)
+            ]
+            missing = [n for n in own if id(getattr(module, n)) not in below]
+            if missing:
+                raise UnsupportedModuleError(
+                    _refusal(name, module, missing, unsupported_reason(module))
+                )
         self._names = {id(p): name for name, p in model.named_parameters(remove_duplicate=False)}
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
         self._calls: list[Call] | None = None
@@ -134,11 +145,12 @@ class Capture:
                 inputs = tuple(
                     a.unflatten(0, rows_tokens) if _flat(a, n * t) else a for a in inputs
                 )
-            elif output.shape[0] == 1 and inputs and inputs[0].shape[0] == 1:
+            elif output.shape[0] == 1 and output.dim() >= 2:
                 # Shared across rows (position ids [1, T]): one copy per row keeps each row's
                 # gradient apart; autograd sums the copies, exactly as broadcasting would.
+                # Inputs shared alike are expanded; per-row ones (a mask [N, T]) stay.
                 output = replaced = output.expand(n, *output.shape[1:])
-                inputs = (inputs[0].expand(n, *inputs[0].shape[1:]), *inputs[1:])
+                inputs = tuple(_expand(a, n) for a in inputs)
             else:
                 raise UnsupportedModuleError(
                     f"module '{name}' ({type(module).__name__}) was called on a tensor with "
@@ -159,6 +171,24 @@ class Capture:
             return replaced
 
         return hook
+
+
+def _refusal(name: str, module: nn.Module, params: list[str], why: str) -> str:
+    """The one refusal message: the module path, its class, why, and what the user can do."""
+    cls = type(module)
+    return (
+        f"module '{name}' ({cls.__module__}.{cls.__qualname__}) holds trainable parameters "
+        f"{params} that the engine cannot score exactly: {why}. Freeze them "
+        f"(model.get_submodule('{name}').requires_grad_(False)), or register a rule for "
+        f"{cls.__name__} with attribution_engine.ghost.register (attribution_engine/README.md, "
+        "'Adding a rule')"
+    )
+
+
+def _expand(tensor: torch.Tensor, n_rows: int) -> torch.Tensor:
+    if tensor.dim() >= 1 and tensor.shape[0] == 1:
+        return tensor.expand(n_rows, *tensor.shape[1:])
+    return tensor
 
 
 def _flat(tensor: torch.Tensor, n_tokens: int) -> bool:

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad, vmap
 
+from attribution_engine.errors import UnsupportedModuleError
 from attribution_engine.ghost.registry import as_tokens, register, register_shape
 from attribution_engine.ghost.uses import SummedUse
 
@@ -33,13 +34,24 @@ def _numel(shape: tuple[int, ...]) -> int:
 
 
 def _is_per_feature(module: nn.Module) -> bool:
+    """A leaf whose parameters are all vectors: a norm. A module with parameterised children
+    (an attention owning lambdas or sinks, an LM head owning a bias its decoder applies) does
+    more than per-feature work on its own input and is not taken."""
     params = list(module.parameters(recurse=False))
-    return bool(params) and all(p.dim() == 1 for p in params)
+    leaf = all(not any(True for _ in child.parameters()) for child in module.children())
+    return bool(params) and leaf and all(p.dim() == 1 for p in params)
 
 
 @register_shape(_is_per_feature)
 def per_feature_uses(module: nn.Module, inputs: tuple[torch.Tensor, ...], grad_out: torch.Tensor):
     n = grad_out.shape[0]
+    if len(inputs) != 1:
+        raise UnsupportedModuleError(
+            f"{type(module).__name__} was taken for a per-feature norm (all its parameters are "
+            f"vectors) but its forward got {len(inputs)} tensors, so the rule cannot replay "
+            "it on one row; freeze its parameters (requires_grad_(False)) or register a rule "
+            "for it with attribution_engine.ghost.register"
+        )
     x = as_tokens(inputs[0], n)  # N x T x d
     b = grad_out.reshape(x.shape[0], x.shape[1], -1)
     params = {

@@ -4,6 +4,12 @@ A rule turns one recorded call of a module into, for each of the module's own pa
 that call adds to every row's gradient (a FactoredUse or a SummedUse). Rules are pure: they
 read the module's configuration and the captured tensors and never write onto the module.
 Inputs and output gradients arrive with rows first: [N, ...].
+
+A rule applies only to what it was written for: the exact class registered, or a subclass that
+keeps that class's own `forward` (the same function object). A subclass that overrides
+`forward` (Gemma's embedding that multiplies by embed_scale) computes something else and gets
+no rule unless one is registered for it; the capture then refuses it by name.
+Rules are looked up once, when the capture is built: nothing here runs per step.
 """
 
 from collections.abc import Callable
@@ -32,17 +38,20 @@ class GhostRule:
         return self.params is None or name in self.params
 
 
-_BY_TYPE: dict[type[nn.Module], GhostRule] = {}
+# Keyed by "module.QualName", so a rule for a transformers class is registered without importing
+# that model's code (the Gemma family alone is a dozen modules).
+_BY_TYPE: dict[str, GhostRule] = {}
 _BY_SHAPE: list[tuple[Callable[[nn.Module], bool], GhostRule]] = []
 
 
 def register(
-    *types: type[nn.Module],
+    *types: type[nn.Module] | str,
     params: tuple[str, ...],
     refuse: Callable[[nn.Module], str | None] | None = None,
     output: int | None = None,
 ) -> Callable[[UsesFn], UsesFn]:
-    """Decorator: `fn` scores calls of modules of these types (subclasses included).
+    """Decorator: `fn` scores calls of modules of exactly these types (and of subclasses that
+    keep the type's own forward). A type may be given as its "module.QualName" string.
     `output`: for modules returning a tuple, the index of the element `fn` gets the gradient of."""
 
     def add(fn: UsesFn) -> UsesFn:
@@ -50,7 +59,7 @@ def register(
         if refuse is not None:
             rule = GhostRule(fn, params, refuse, output)
         for module_type in types:
-            _BY_TYPE[module_type] = rule
+            _BY_TYPE[module_type if isinstance(module_type, str) else _key(module_type)] = rule
         return fn
 
     return add
@@ -67,14 +76,37 @@ def register_shape(predicate: Callable[[nn.Module], bool]) -> Callable[[UsesFn],
 
 
 def rule_for(module: nn.Module) -> GhostRule | None:
-    """The rule for this module: its type or nearest registered base class, then shape rules."""
-    for module_type in type(module).__mro__:
-        if module_type in _BY_TYPE:
-            return _BY_TYPE[module_type]
+    """The rule for this module: its exact type's, or that of its nearest registered base class
+    when the module keeps that base's forward; then the shape rules. None: no rule applies
+    (`unsupported_reason` says why)."""
+    base = _registered_base(type(module))
+    if base is not None and type(module).forward is base.forward:
+        return _BY_TYPE[_key(base)]
     for predicate, rule in _BY_SHAPE:
         if predicate(module):
             return rule
     return None
+
+
+def unsupported_reason(module: nn.Module) -> str:
+    """Why no rule applies to `module` (for the capture's error message)."""
+    cls = type(module)
+    base = _registered_base(cls)
+    if base is not None:
+        return (
+            f"it subclasses {base.__module__}.{base.__qualname__} but overrides forward, so "
+            f"the rule for {base.__name__} would compute something other than what "
+            f"{cls.__name__} does"
+        )
+    return f"no ghost rule is registered for {cls.__module__}.{cls.__qualname__}"
+
+
+def _registered_base(cls: type) -> type | None:
+    return next((base for base in cls.__mro__ if _key(base) in _BY_TYPE), None)
+
+
+def _key(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def as_tokens(tensor: torch.Tensor, n_rows: int) -> torch.Tensor:
