@@ -22,27 +22,55 @@ Dimension legend: N rows, T tokens, K experts per token, S = T*K slots, E expert
 I intermediate (2I for a fused gate and up projection).
 """
 
+import importlib
+
 import torch
 from torch import nn
 from torch.func import vjp
-from transformers.models.gpt_oss.modeling_gpt_oss import GptOssExperts, GptOssTopKRouter
-from transformers.models.mixtral.modeling_mixtral import MixtralExperts, MixtralTopKRouter
-from transformers.models.olmoe.modeling_olmoe import OlmoeExperts, OlmoeTopKRouter
-from transformers.models.qwen2_moe.modeling_qwen2_moe import Qwen2MoeExperts, Qwen2MoeTopKRouter
-from transformers.models.qwen3_moe.modeling_qwen3_moe import Qwen3MoeExperts, Qwen3MoeTopKRouter
 
 from attribution_engine.ghost.factors import Dense, OneHot, Routed
 from attribution_engine.ghost.registry import as_tokens, register
 from attribution_engine.ghost.uses import FactoredUse, SummedUse, Use
 
-EXPERTS = (MixtralExperts, Qwen2MoeExperts, Qwen3MoeExperts, OlmoeExperts, GptOssExperts)
-ROUTERS = (
-    MixtralTopKRouter,
-    Qwen2MoeTopKRouter,
-    Qwen3MoeTopKRouter,
-    OlmoeTopKRouter,
-    GptOssTopKRouter,
-)
+# transformers 5 model type: (its experts class, its router class, or None where the router is
+# an nn.Linear that the linear rule scores). Each family is checked against the per-sample
+# oracle in tests/attribution_engine/test_moe.py before it is listed here. Left out: PhiMoE
+# (its training router samples, so no two forwards route alike).
+FAMILIES = {
+    "mixtral": ("MixtralExperts", "MixtralTopKRouter"),
+    "qwen2_moe": ("Qwen2MoeExperts", "Qwen2MoeTopKRouter"),
+    "qwen3_moe": ("Qwen3MoeExperts", "Qwen3MoeTopKRouter"),
+    "olmoe": ("OlmoeExperts", "OlmoeTopKRouter"),
+    "gpt_oss": ("GptOssExperts", "GptOssTopKRouter"),
+    "afmoe": ("AfmoeExperts", None),
+    "cohere2_moe": ("Cohere2MoeExperts", "Cohere2MoeTopKRouter"),
+    "deepseek_v2": ("DeepseekV2Experts", "DeepseekV2TopkRouter"),
+    "ernie4_5_moe": ("Ernie4_5_MoeExperts", "Ernie4_5_MoeTopKRouter"),
+    "exaone_moe": ("ExaoneMoeExperts", "ExaoneMoeTopkRouter"),
+    "flex_olmo": ("FlexOlmoExperts", "FlexOlmoTopKRouter"),
+    "glm4_moe": ("Glm4MoeExperts", "Glm4MoeTopkRouter"),
+    "glm4_moe_lite": ("Glm4MoeLiteExperts", "Glm4MoeLiteTopkRouter"),
+    "granitemoe": ("GraniteMoeExperts", "GraniteMoeTopKRouter"),
+    "granitemoeshared": ("GraniteMoeSharedExperts", "GraniteMoeSharedTopKRouter"),
+    "hunyuan_v1_moe": ("HunYuanMoEV1Experts", None),
+    "minimax": ("MiniMaxExperts", "MiniMaxTopKRouter"),
+    "solar_open": ("SolarOpenExperts", "SolarOpenTopkRouter"),
+}
+
+
+def _classes(index: int) -> tuple[type[nn.Module], ...]:
+    out = []
+    for model_type, names in FAMILIES.items():
+        if names[index] is not None:
+            module = importlib.import_module(
+                f"transformers.models.{model_type}.modeling_{model_type}"
+            )
+            out.append(getattr(module, names[index]))
+    return tuple(out)
+
+
+EXPERTS = _classes(0)
+ROUTERS = _classes(1)
 EXPERT_PARAMS = (
     "gate_up_proj",
     "gate_up_proj_bias",
@@ -151,6 +179,10 @@ def router_uses(
     """`grad` is the gradient of router_logits [N, T, E]: a linear layer's rule."""
     n = grad.shape[0]
     a, b = as_tokens(inputs[0], n), as_tokens(grad, n)  # N x T x d, N x T x E
+    # DeepSeek-style routers compute their logits in float32 whatever the model's dtype: both
+    # factors are taken in the wider of the two (the float32 rounding autograd adds is ~1e-7).
+    dtype = torch.promote_types(a.dtype, b.dtype)
+    a, b = a.to(dtype), b.to(dtype)
     uses: dict[str, Use] = {"weight": FactoredUse(Dense(b), Dense(a))}
     if getattr(module, "bias", None) is not None:
         uses["bias"] = SummedUse(b.sum(dim=1))

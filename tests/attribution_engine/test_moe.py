@@ -28,6 +28,7 @@ from transformers import (
 from attribution_engine import Strategy, step_values
 from attribution_engine.errors import UnsupportedModuleError
 from attribution_engine.ghost import Scale, parameter_values
+from attribution_engine.ghost.experts import FAMILIES as REGISTERED
 from attribution_engine.ghost.experts import experts_uses, router_uses
 from attribution_engine.ghost.uses import materialise_sum
 
@@ -267,3 +268,61 @@ def test_router_aux_loss_is_refused(family):
     assert "experts" in str(err.value)
     assert all(torch.equal(b, p) for b, p in zip(before, model.parameters(), strict=True))
     assert all(p.grad is None for p in model.parameters())
+
+
+# The other registered families, each built from its default config with every size shrunk.
+_SHRINK = dict(
+    vocab_size=VOCAB,
+    hidden_size=16,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    num_key_value_heads=2,
+    head_dim=8,
+    intermediate_size=32,
+    moe_intermediate_size=16,
+    shared_expert_intermediate_size=16,
+    num_experts=4,
+    num_local_experts=4,
+    n_routed_experts=4,
+    num_experts_per_tok=2,
+    max_position_embeddings=64,
+    pad_token_id=0,
+    bos_token_id=0,
+    eos_token_id=1,
+    use_cache=False,
+)
+OTHERS = [t for t in REGISTERED if t not in FAMILIES]
+
+
+def shrunk_model(model_type: str, seed: int = 3):
+    """A float64 model of `model_type` from its default config, sizes shrunk, dropout 0."""
+    from transformers import CONFIG_MAPPING, AutoModelForCausalLM
+
+    config_class = CONFIG_MAPPING[model_type]
+    keys = config_class().to_dict()
+    kwargs = {k: v for k, v in _SHRINK.items() if k in keys}
+    kwargs |= {k: 0.0 for k, v in keys.items() if isinstance(v, float) and "dropout" in k}
+    config = config_class(**kwargs)
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(
+        config, attn_implementation="eager", experts_implementation="eager"
+    )
+    model = model.double().train()
+    g = torch.Generator().manual_seed(seed + 1000)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=g, dtype=p.dtype))
+    return model
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("model_type", OTHERS)
+def test_other_registered_families_match_oracle(model_type):
+    """Order 1 and 2, padding, -100 labels, targets shorter than the rows."""
+    model = shrunk_model(model_type)
+    batch, targets = make_batch(4, seed=11), make_targets(2, seed=12, t_max=6)
+    g_train = per_sample_grads(model, batch)
+    expected = first_order(LR, g_train, target_grads(model, targets))
+    assert rel_err(step_values(model, batch, targets, lr=LR), expected) <= 1e-6
+    expected = second_order(model, batch, targets, LR)
+    assert rel_err(step_values(model, batch, targets, lr=LR, order=2), expected) <= 1e-6
