@@ -27,7 +27,10 @@ VALUE_WORDS = (
     "the model away from it. **Specific** value subtracts what the document also did for "
     "typical text (a reference), so it ranks provenance rather than generic usefulness; "
     "**raw** is the plain value. **Share** = the document's value over the sum of all positive "
-    "values of the target: 10% means a tenth of the total help."
+    "values of the target: 10% means a tenth of the total help. By default the contributors are "
+    "**ordered** by training contribution fused with word overlap (a document both ranks high by "
+    "specific value and shares the target's words comes first); the values never change with "
+    "the order."
 )
 
 
