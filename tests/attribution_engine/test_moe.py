@@ -9,7 +9,15 @@ router's auxiliary loss) is refused by name.
 
 import pytest
 import torch
-from oracle import first_order, per_sample_grads, rel_err, second_order, target_grads
+from oracle import (
+    adam_denominator,
+    first_order,
+    per_sample_grads,
+    rel_err,
+    second_order,
+    target_grads,
+    token_losses,
+)
 from oracle_cases import STRATEGIES
 from tiny_models import VOCAB, make_batch, make_targets, pad_to
 from transformers import (
@@ -25,7 +33,7 @@ from transformers import (
     Qwen3MoeForCausalLM,
 )
 
-from attribution_engine import Strategy, step_values
+from attribution_engine import AttributionConfig, InRunAttributor, Strategy, step_values
 from attribution_engine.errors import UnsupportedModuleError
 from attribution_engine.ghost import Scale, parameter_values
 from attribution_engine.ghost.experts import FAMILIES as REGISTERED
@@ -326,3 +334,29 @@ def test_other_registered_families_match_oracle(model_type):
     assert rel_err(step_values(model, batch, targets, lr=LR), expected) <= 1e-6
     expected = second_order(model, batch, targets, LR)
     assert rel_err(step_values(model, batch, targets, lr=LR, order=2), expected) <= 1e-6
+
+
+@pytest.mark.parametrize("family", ["mixtral", "gpt_oss"])
+def test_adam_aware_step_matches_oracle_and_leaks_nothing(family):
+    """InRunAttributor with AdamW (Adam's exact per-coordinate scale on 3-D expert weights, and
+    on the 2-D expert biases): two steps' values equal lr g_i / (sqrt(v_hat) + eps) . g_v, and
+    the weights equal those of plain steps without targets."""
+    model, plain = moe_model(family, seed=5), moe_model(family, seed=5)
+    params = [p for p in model.parameters() if p.requires_grad]
+    plain_params = [p for p in plain.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-2, weight_decay=0.1)
+    plain_opt = torch.optim.AdamW(plain_params, lr=1e-2, weight_decay=0.1)
+    targets = make_targets(2, seed=31)
+    with InRunAttributor(model, opt, targets, AttributionConfig()) as attributor:
+        for step in range(2):
+            batch = make_batch(5, seed=32 + step)
+            g_train, g_v = per_sample_grads(model, batch), target_grads(model, targets)
+            values = attributor.step(batch).values
+            plain_opt.zero_grad(set_to_none=True)
+            n = int((batch["labels"][:, 1:] != -100).sum())
+            (token_losses(plain, batch).sum() / n).backward()
+            plain_opt.step()
+            for mine, theirs in zip(params, plain_params, strict=True):
+                assert torch.allclose(mine, theirs, rtol=0, atol=1e-10), f"step {step}: leaked"
+            expected = 1e-2 * (g_train / adam_denominator(opt, params)) @ g_v.T
+            assert rel_err(values, expected) <= 1e-6, f"step {step}"
