@@ -113,9 +113,10 @@ def experts_uses(
     slot_e = index.reshape(n * s)
     g_o = (grad.unsqueeze(2) * weights.unsqueeze(-1)).reshape(n * s, d)  # w_k b_t
     up_name = "gate_up_proj" if module.has_gate else "up_proj"
-    up = getattr(module, up_name).detach()
-    down = module.down_proj.detach()
-    up_bias = getattr(module, f"{up_name}_bias").detach() if module.has_bias else None
+    # In the captures' dtype: a half-precision model's are widened to float32 (capture.py).
+    up = getattr(module, up_name).detach().to(x.dtype)
+    down = module.down_proj.detach().to(x.dtype)
+    up_bias = getattr(module, f"{up_name}_bias").detach().to(x.dtype) if module.has_bias else None
     p = _per_expert(slot_x, slot_e, lambda e, rows: _linear(module, rows, up[e], up_bias, e))
     gate = module._apply_gate if module.has_gate else module.act_fn
     a, pull = vjp(gate, p)  # (N S) x I

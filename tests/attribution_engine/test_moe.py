@@ -360,3 +360,15 @@ def test_adam_aware_step_matches_oracle_and_leaks_nothing(family):
                 assert torch.allclose(mine, theirs, rtol=0, atol=1e-10), f"step {step}: leaked"
             expected = 1e-2 * (g_train / adam_denominator(opt, params)) @ g_v.T
             assert rel_err(values, expected) <= 1e-6, f"step {step}"
+
+
+@pytest.mark.parametrize("family", ["mixtral", "gpt_oss"])
+def test_bf16_model_scores_in_fp32(family):
+    """A bf16 MoE (captures widened to fp32, expert weights cast to match): within bf16 rounding
+    of the row-by-row oracle on the same model, as for dense models (test_precision.py)."""
+    model = moe_model(family).to(torch.bfloat16)
+    batch, targets = make_batch(4, seed=1), make_targets(2, seed=2)
+    values = step_values(model, batch, targets, lr=1e-2)
+    g_train = per_sample_grads(model, batch).float()
+    expected = (1e-2 * g_train @ target_grads(model, targets).float().T).double()
+    assert rel_err(values, expected) < 5e-2
