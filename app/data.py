@@ -28,6 +28,7 @@ from db.session import make_engine, make_sessionmaker, safe_url, session_scope, 
 from provenance import jobs as provenance_jobs
 from provenance import ranking
 from provenance.jobs import JobPayload
+from provenance.jobs.roots import Roots
 from provenance.recipe import Recipe
 
 ENV_DATA_DIR = "PROVENANCE_DATA_DIR"
@@ -39,6 +40,12 @@ JOBS_TTL_S = 1  # job progress is watched live
 def data_dir() -> Path:
     """The data directory: runs, uploads and (by default) the SQLite ledger live there."""
     return Path(os.environ.get(ENV_DATA_DIR) or DEFAULT_DATA_DIR)
+
+
+def roots() -> Roots:
+    """The corpus, model and upload folders of the data directory: the only places the Runs
+    page offers to read from (the worker checks its own again)."""
+    return Roots(data_dir())
 
 
 def ledger_url() -> str:

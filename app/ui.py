@@ -9,6 +9,7 @@ is reserved for our own fixed wording.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pandas as pd
@@ -60,6 +61,28 @@ def table(frame: pd.DataFrame, empty: str, **options: Any) -> bool:
         return False
     st.dataframe(frame, hide_index=True, width="stretch", **options)
     return True
+
+
+# Every ASCII punctuation character can be backslash-escaped in CommonMark; escaping them all
+# leaves no link, image, emphasis, heading, HTML tag or autolink ("http://...", "www.") to render.
+_MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
+MAX_MESSAGE_CHARS = 500  # an error is one line; the rest of a huge message helps nobody
+
+
+def escape_markdown(text: str) -> str:
+    """`text` as literal characters in Streamlit Markdown, on one line, at most
+    MAX_MESSAGE_CHARS long."""
+    line = " ".join(str(text).split())
+    if len(line) > MAX_MESSAGE_CHARS:
+        line = line[: MAX_MESSAGE_CHARS - 25] + f" ... ({len(line)} characters)"
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", line)
+
+
+def error(err: Exception | str) -> None:
+    """An error whose message may carry user text (a file name, a field, an id): escaped, so
+    nothing in it renders as a link, an image or markup. The only way pages show such errors
+    (tests/reliability/test_static_guards.py)."""
+    st.error(escape_markdown(str(err)))
 
 
 def show_text(text: str | None, *, empty: str = "(none)") -> None:

@@ -7,6 +7,7 @@ removed only after the new one is in place.
 """
 
 import os
+import pickle
 import re
 import tempfile
 from pathlib import Path
@@ -58,10 +59,21 @@ def save(directory: Path, step: int, payload: dict[str, Any], keep: int = 2) -> 
 
 
 def latest(directory: Path) -> tuple[int, dict[str, Any]] | None:
-    """(steps completed, payload) of the newest loadable checkpoint, or None."""
+    """(steps completed, payload) of the newest loadable checkpoint, or None.
+
+    Loaded with `weights_only=True`: a checkpoint holds tensors, numbers and lists only, so a
+    file that needs any other object to unpickle (one planted in a run folder to run code on
+    the worker) is refused with ValueError instead of executed.
+    """
     for step, path in sorted(_checkpoints(directory), reverse=True):
         try:
-            return step, torch.load(path, map_location="cpu", weights_only=False)
+            return step, torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as err:
+            raise ValueError(
+                f"checkpoint {path} holds objects other than tensors and numbers, which a run "
+                f"never writes; it was not loaded ({str(err).splitlines()[0][:200]}). Delete it "
+                "if you did not put it there, then resume the run"
+            ) from None
         except (EOFError, RuntimeError, OSError):
             continue  # unreadable: fall back to the one before
     return None

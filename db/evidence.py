@@ -57,17 +57,36 @@ def write_evidence(
     version: str,
     records: Sequence[EvidenceRecord],
 ) -> None:
-    """Store (replace) the evidence of these documents for a target, under `version`."""
+    """Store the evidence of these documents for a target, under `version`: pairs already
+    stored under `version` are kept as they are (evidence is deterministic, so another process
+    stored the same), pairs stored under another version are replaced.
+
+    Only a replacement deletes, so the UI's database role, which may insert evidence but never
+    delete it (deploy/grants.sql), fills missing pairs and can never rewrite a stored label;
+    replacing evidence of an older version takes the workers' role (`provenance evidence`).
+    """
     run = run_row(session, run_key)
     target = target_row(session, run, target_key)
     ids = _document_ids(session, run.corpus_id, [r.doc_key for r in records])
     if not records:
         return
-    session.execute(
-        delete(EvidenceRow).where(
-            EvidenceRow.target_id == target.id, EvidenceRow.document_id.in_(ids.values())
-        )
+    stored = dict(
+        session.execute(
+            select(EvidenceRow.document_id, EvidenceRow.version).where(
+                EvidenceRow.target_id == target.id, EvidenceRow.document_id.in_(ids.values())
+            )
+        ).all()
     )
+    stale = [doc for doc, kept in stored.items() if kept != version]
+    if stale:
+        session.execute(
+            delete(EvidenceRow).where(
+                EvidenceRow.target_id == target.id, EvidenceRow.document_id.in_(stale)
+            )
+        )
+    records = [r for r in records if stored.get(ids[r.doc_key]) != version]
+    if not records:
+        return
     session.execute(
         insert(EvidenceRow),
         [

@@ -152,6 +152,22 @@ def heartbeat(
     _update_owned(session_factory, job_id, worker_id, values, action="heartbeat")
 
 
+def renew(
+    session_factory: sessionmaker[Session],
+    job_id: int,
+    worker_id: str,
+    lease_seconds: float,
+    now: Clock | None = None,
+) -> None:
+    """Extend the lease by `lease_seconds` from now, keeping progress and message: the worker's
+    heartbeat thread, which runs whatever the handler is doing (a long step, a slow corpus
+    read). LeaseLost if `worker_id` does not hold the job."""
+    _require_writer(session_factory)
+    at = _utc((now or utc_now)())
+    values = {"lease_expires": at + dt.timedelta(seconds=lease_seconds)}
+    _update_owned(session_factory, job_id, worker_id, values, action="renew the lease of")
+
+
 def finish(
     session_factory: sessionmaker[Session],
     job_id: int,

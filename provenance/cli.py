@@ -108,7 +108,13 @@ def _parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run queued train / attribute jobs")
     worker.add_argument("--once", action="store_true", help="at most one job, then exit")
     worker.add_argument("--poll", type=float, default=2.0, help="seconds between polls")
-    worker.add_argument("--lease", type=float, default=600.0, help="seconds a job is held")
+    worker.add_argument(
+        "--lease",
+        type=float,
+        default=60.0,
+        help="seconds a job is held; a heartbeat renews it every third of that, and a dead "
+        "worker's job is resumed by another worker once it expires",
+    )
     _common(worker)
     worker.set_defaults(handler=_worker)
 

@@ -79,13 +79,15 @@ def train(
     runner: Callable[[Path], object] | None = None,
     reference_file: Path | None = None,
     hold_out: Sequence[str] = (),
+    run_id: str | None = None,
 ) -> str:
     """Prepare and run a new attributed training run; returns its id. `runner(path)`, when
     given, runs the prepared run instead of `execute` (e.g. torchrun.launch).
 
     The run trains on every document of the corpus except those listed in `hold_out` (with
     config.reference "held_out"); `reference_file` holds the reference texts of "file"
-    (provenance/reference.py)."""
+    (provenance/reference.py). `run_id` names the run (default: a new timestamped id); a
+    worker passes one derived from its job, so a job taken over after a crash finds its run."""
     corpus = load_corpus(corpus_path, lenient=lenient)
     reference = choose_reference(corpus, config, reference_file=reference_file, hold_out=hold_out)
     excluded = set(reference.excluded)
@@ -109,7 +111,7 @@ def train(
             f"least two targets (got {len(targets)}); add targets or use --reference corpus"
         )
     _target_batch(targets, reference, tokenizer, config)  # bad targets fail before disk
-    run_id = f"run-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+    run_id = run_id or f"run-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
     path = Path(out) / "runs" / run_id
     path.mkdir(parents=True)
     save_tokenizer(tokenizer, path / "tokenizer")
@@ -254,8 +256,10 @@ def attribute(
     progress: bool = True,
     ledger: sessionmaker | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    run_id: str | None = None,
 ) -> str:
-    """Replay a finished run with `targets` attached (all in one pass); returns the new id.
+    """Replay a finished run with `targets` attached (all in one pass); returns the new id
+    (`run_id`, default PARENT-attr-<random hex>).
 
     The targets come with the call (a job's payload, or a file the CLI read), not as a path.
     """
@@ -273,7 +277,7 @@ def attribute(
     check_against_targets(recipe.reference, targets)
     _target_batch(targets, recipe.reference, tokenizer, recipe.config)  # fail before writing
     flags = _warn(unreachable_targets(targets, recipe.reference))
-    run_id = f"{parent_id}-attr-{secrets.token_hex(3)}"
+    run_id = run_id or f"{parent_id}-attr-{secrets.token_hex(3)}"
     path = Path(out) / "runs" / run_id
     path.mkdir(parents=True)
     for name in ("initial.pt", "schedule.npy", "rows.json"):
@@ -305,7 +309,8 @@ def _rebuild(path: Path, recipe: Recipe):
     else:
         model, _ = load_local_model(Path(recipe.model))
         model.train()
-    model.load_state_dict(torch.load(path / "initial.pt", map_location="cpu"))
+    # weights_only: a run folder's files are data, never code (a planted pickle is refused).
+    model.load_state_dict(torch.load(path / "initial.pt", map_location="cpu", weights_only=True))
     if weights_sha256(model) != recipe.initial_weights_sha256:
         raise RunError(f"{path}/initial.pt does not match the hash in recipe.json")
     return model, tokenizer

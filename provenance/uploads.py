@@ -31,6 +31,7 @@ from attribution_engine.targets import TargetText, checked_target, target_from_r
 
 MAX_UPLOAD_BYTES = 20 * 2**20  # the server's own cap too (.streamlit/config.toml maxUploadSize)
 UPLOAD_TYPES = ("txt", "jsonl")
+CORPUS_TYPES = ("jsonl", "csv")
 _BOM = "\ufeff"
 # Control characters that never occur in text (tab, newline and carriage return do).
 _BINARY_CONTROLS = {chr(c) for c in range(32)} - {"\t", "\n", "\r", "\f", "\v"}
@@ -148,6 +149,23 @@ def _upload_target(target: TargetText) -> TargetText:
                 "remove them",
             )
     return target
+
+
+def save_corpus(name: str, data: bytes, folder: Path) -> Path:
+    """Write an uploaded corpus into the corpus folder as `upload-<sha256[:16]>.<jsonl|csv>`
+    (named by content, never by the user); the worker checks every record when it trains.
+    UploadError for another type, too large, binary or not UTF-8 (decode_text)."""
+    suffix = Path(name).suffix.lower().lstrip(".")
+    if suffix not in CORPUS_TYPES:
+        raise UploadError(f"{name}: a corpus upload is a .jsonl or .csv file")
+    decode_text(data, name)
+    path = Path(folder) / f"upload-{hashlib.sha256(data).hexdigest()[:16]}.{suffix}"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_bytes(data)
+        partial.replace(path)  # never a half-written corpus under its final name
+    return path
 
 
 def save_targets(targets: list[TargetText], data_dir: Path) -> Path:

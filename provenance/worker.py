@@ -6,9 +6,12 @@ Before running a job the worker reads its payload into the kind's type
 older version) fails the job with "PayloadError: " and what to fix, without running anything.
 
 A handler is `handler(payload, report)`; it calls `report(progress, message)` (progress a fraction
-0..1) at least once per `lease_seconds`, which records the progress and extends the lease. A
-handler that stays silent longer loses its job to the next worker that claims (the lease
-expiry is how a crashed worker is detected), and its next `report` raises `LeaseLost`.
+0..1) to record its progress; `report.job` is the claimed job (its id and creation time name the
+run the job makes, so a worker that takes over a dead worker's job resumes that run from its
+last checkpoint instead of starting another). The lease is renewed by a heartbeat thread every
+`lease_seconds / 3`, whatever the handler is doing, so a live worker never loses its job however
+long a step or a checkpoint takes; only a worker that died (or stalled a whole lease: frozen,
+cut off from the database) does. Its next `report` then raises `LeaseLost` and it stops.
 
 A handler that returns marks the job done; one that raises marks it failed with
 "ExceptionType: message", logged with its traceback. A job taken over by another worker is
@@ -19,17 +22,67 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.jobs import JobInfo, LeaseLost, claim, finish, heartbeat
+from db.jobs import JobInfo, LeaseLost, claim, finish, heartbeat, renew
 from provenance.jobs.payloads import JobKind, PayloadError, read_payload
 
 log = logging.getLogger(__name__)
 
-Report = Callable[[float, str | None], None]
+
+class Report:
+    """What a handler calls to report progress: `report(fraction, message)`; `report.job` is
+    the job it runs. Raises LeaseLost once another worker owns the job."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        job: JobInfo,
+        worker_id: str,
+        lease_seconds: float,
+    ) -> None:
+        self.job = job
+        self._factory = session_factory
+        self._worker_id = worker_id
+        self._lease_seconds = lease_seconds
+        self._lost: LeaseLost | None = None
+
+    def __call__(self, progress: float, message: str | None) -> None:
+        if self._lost is not None:
+            raise self._lost
+        heartbeat(
+            self._factory, self.job.id, self._worker_id, progress, message, self._lease_seconds
+        )
+
+    @contextmanager
+    def heartbeat(self) -> Iterator[None]:
+        """Renew the lease every lease_seconds / 3 in a daemon thread while the block runs."""
+        stop = threading.Event()
+        thread = threading.Thread(
+            target=self._renew_until, args=(stop,), name=f"lease-{self.job.id}", daemon=True
+        )
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+    def _renew_until(self, stop: threading.Event) -> None:
+        while not stop.wait(self._lease_seconds / 3):
+            try:
+                renew(self._factory, self.job.id, self._worker_id, self._lease_seconds)
+            except LeaseLost as lost:
+                self._lost = lost
+                return
+            except Exception as err:  # the database unreachable for a moment: try again
+                log.warning("job %d: lease renewal failed (%s); retrying", self.job.id, err)
+
+
 # handler(payload, report), payload of the type of the kind it is registered for (a TrainJob for
 # JobKind.TRAIN, ...); typed Any because a Mapping cannot pair each key with its own type.
 Handler = Callable[[Any, Report], None]
@@ -76,9 +129,7 @@ def _run_one(
     worker_id: str,
     lease_seconds: float,
 ) -> int:
-    def report(progress: float, message: str | None) -> None:
-        heartbeat(session_factory, job.id, worker_id, progress, message, lease_seconds)
-
+    report = Report(session_factory, job, worker_id, lease_seconds)
     try:
         payload = read_payload(job.kind, job.payload)
     except PayloadError as err:
@@ -87,7 +138,8 @@ def _run_one(
         return _finish(session_factory, job, worker_id, ok=False, message=_describe(err))
     log.info("worker %s: job %d (%s) started", worker_id, job.id, job.kind)
     try:
-        handler(payload, report)
+        with report.heartbeat():
+            handler(payload, report)
     except LeaseLost as err:
         log.warning("worker %s: gave up job %d: %s", worker_id, job.id, err)
         return 0

@@ -6,6 +6,7 @@ from app import data, jobs_view, ui
 from provenance import pending
 from provenance.jobs import PayloadError
 from provenance.jobs.forms import TINY_MODEL, attribute_job, default, help_text, train_job
+from provenance.uploads import CORPUS_TYPES, UploadError, save_corpus
 
 ACCOUNTING = {"auto": "Adam-aware (default)", "sgd_proxy": "SGD proxy (the paper's)"}
 
@@ -19,19 +20,34 @@ def _number(column, label: str, low: int, high: int, field: str, key: str) -> in
 
 url = ui.page("Runs")
 out = data.data_dir()
+roots = data.roots()
 runs = data.runs(url)
-corpora = data.corpora(url)
 
 st.caption("The UI only queues jobs; `provenance worker` executes them and reports progress.")
 train_tab, replay_tab = st.tabs(["Train with attribution", "Replay with new targets"])
+# Corpora and models are chosen from the server's corpus and model folders (or uploaded into
+# the corpus folder), never typed as paths: the worker reads nothing else.
+with train_tab, st.expander("Upload a corpus (JSONL or CSV)"):
+    upload = st.file_uploader("Corpus file", type=list(CORPUS_TYPES), key="runs_corpus_file")
+    if upload is not None and st.button("Add this corpus", key="runs_corpus_add"):
+        try:
+            saved = save_corpus(upload.name, upload.getvalue(), roots.corpora)
+        except UploadError as err:
+            ui.error(err)
+        else:
+            st.success(f"Added the corpus as {saved.name}; choose it below.")
 with train_tab, st.form("runs_train_form"):
-    known = sorted(set(corpora["path"])) if not corpora.empty else []
     corpus = st.selectbox(
-        "Corpus file on the server", [*known, "another path..."], key="runs_corpus_choice"
+        "Corpus (from the server's corpus folder)",
+        roots.corpus_choices(),
+        key="runs_corpus_choice",
+        help="JSONL and CSV files and folders of .txt files in the data directory's corpora/ "
+        "folder, where uploads land too. An operator adds others there.",
     )
-    other = st.text_input("Other corpus path (JSONL, CSV or folder of .txt)", key="runs_corpus")
-    model = st.text_input(
-        f"Model: {TINY_MODEL} or a local model folder", TINY_MODEL, key="runs_model"
+    model = st.selectbox(
+        f"Model: {TINY_MODEL} (from scratch) or a model folder from the server's model folder",
+        roots.model_choices(),
+        key="runs_model",
     )
     cols = st.columns(5)
     steps = _number(cols[0], "Steps (0: one epoch)", 0, 1_000_000, "steps", "runs_steps")
@@ -53,11 +69,11 @@ with train_tab, st.form("runs_train_form"):
         help=help_text("accounting"),
     )
     if st.form_submit_button("Queue training run", type="primary"):
-        path = other if corpus == "another path..." else corpus
         try:
             job = data.enqueue(
                 train_job(
-                    path,
+                    roots,
+                    corpus or "",
                     model,
                     steps=steps,
                     order=int(order),
@@ -67,7 +83,7 @@ with train_tab, st.form("runs_train_form"):
                 )
             )
         except ValueError as err:
-            st.error(str(err))
+            ui.error(err)
         else:
             st.success(f"Queued training job {job}.")
 
@@ -84,7 +100,7 @@ with replay_tab:
             try:
                 job = data.enqueue(attribute_job(parent, pending.targets_file(out, chosen)))
             except (PayloadError, ValueError) as err:
-                st.error(str(err))
+                ui.error(err)
             else:
                 st.success(f"Queued attribution job {job}.")
 

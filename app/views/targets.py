@@ -38,7 +38,7 @@ with typed, st.form("targets_typed_form", clear_on_submit=False):
         try:
             _add(parse_text_box(body, prompt, target_id))
         except UploadError as err:
-            st.error(str(err))
+            ui.error(err)
 with uploaded:
     st.caption(
         f"A .txt file is one target; a .jsonl file has one object per line with `id`, `text` "
@@ -49,7 +49,7 @@ with uploaded:
         try:
             parsed = parse_upload(file.name, file.getvalue())
         except UploadError as err:
-            st.error(str(err))
+            ui.error(err)
         else:
             st.dataframe(
                 [{"id": t.id, "prompt": t.prompt or "", "text": t.text} for t in parsed],
@@ -78,7 +78,7 @@ with generated:
                 try:
                     _add([generated_target(text, gen_prompt)])
                 except (UploadError, ValueError) as err:
-                    st.error(str(err))
+                    ui.error(err)
 
 st.subheader("Waiting for attribution")
 waiting = pending.pending_table(
@@ -106,7 +106,7 @@ else:
             try:
                 job = data.enqueue(attribute_job(parent, picked))
             except PayloadError as err:  # two chosen targets share an id, or too many
-                st.error(str(err))
+                ui.error(err)
             else:
                 st.success(f"Queued attribution job {job}; follow it on Overview or Runs.")
 

@@ -11,7 +11,8 @@ from typing import Any
 
 from attribution_engine.targets import TargetText
 from attribution_engine.train_config import TINY_MODEL, TrainConfig
-from provenance.jobs.payloads import AttributeJob, TrainJob
+from provenance.jobs.payloads import AttributeJob, PayloadError, TrainJob
+from provenance.jobs.roots import Roots
 
 _OPTIONS = {option.name: option for option in dataclasses.fields(TrainConfig)}
 
@@ -26,28 +27,26 @@ def help_text(option: str) -> str:
     return _OPTIONS[option].metadata["help"]
 
 
-def train_job(corpus: str, model: str, **options: Any) -> TrainJob:
-    """The "train" job of the Runs form; `options` are TrainConfig fields (the rest keep their
-    defaults). ValueError says which field is wrong and how to fix it.
+def train_job(roots: Roots, corpus: str, model: str, **options: Any) -> TrainJob:
+    """The "train" job of the Runs form: `corpus` and `model` are names the form listed from
+    the corpus and model folders (`roots.corpus_choices()`, `roots.model_choices()`), never
+    paths; `options` are TrainConfig fields (the rest keep their defaults). PayloadError (a
+    ValueError) says which field is wrong and how to fix it.
 
-    The corpus and model are checked on this server's disk, which is the worker's disk in a
-    one-machine setup; the worker reads them again when the job runs.
+    The payload carries the names; the worker resolves them against its own folders again.
     """
     if not corpus.strip():
-        raise ValueError("give the corpus: a JSONL or CSV file, or a folder of .txt files")
-    corpus_path = Path(corpus.strip()).expanduser()
-    if not corpus_path.exists():
-        raise ValueError(f"corpus {corpus_path} does not exist on the server; check the path")
+        raise PayloadError("choose a corpus from the list, or upload one (JSONL or CSV)")
+    name = roots.corpus(corpus).relative_to(roots.corpora.resolve())  # or PayloadError
     model = model.strip() or TINY_MODEL
-    if model != TINY_MODEL and not (Path(model).expanduser() / "config.json").is_file():
-        raise ValueError(
-            f"model {model!r} is neither {TINY_MODEL} nor a local Hugging Face model folder "
-            "(a folder with config.json); nothing is downloaded"
-        )
+    if model != TINY_MODEL:
+        model = str(Path(roots.model(model)).relative_to(roots.models.resolve()))
     unknown = sorted(set(options) - set(_OPTIONS))
     if unknown:
-        raise ValueError(f"unknown training option(s) {unknown}; the options are {list(_OPTIONS)}")
-    return TrainJob(corpus_path=corpus_path.resolve(), config=TrainConfig(**options), model=model)
+        raise PayloadError(
+            f"unknown training option(s) {unknown}; the options are {list(_OPTIONS)}"
+        )
+    return TrainJob(corpus_path=name, config=TrainConfig(**options), model=model)
 
 
 def attribute_job(run_key: str, targets: Iterable[TargetText]) -> AttributeJob:

@@ -8,13 +8,17 @@ payload before its row is written and the worker (provenance/worker.py) checks t
 before running it, so a row written by another client or an older version fails its job with
 that message instead of a KeyError deep in a run.
 
-Paths in a payload are paths on the worker's machine: the worker opens them, not the client.
+Paths in a payload name entries of the worker's corpus, model and upload folders (relative
+names, or absolute paths inside them; provenance/jobs/roots.py): the worker resolves them
+against its own folders before opening anything and refuses every other path. A run id in a
+payload must be a run id (RUN_KEY), never a path.
 An attribution job carries its targets themselves, so it needs no file shared with the UI.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +29,10 @@ from typing import Any, ClassVar, Literal
 from attribution_engine.records import BadRecord
 from attribution_engine.targets import TargetText, target_from_record
 from attribution_engine.train_config import TINY_MODEL, TrainConfig
+
+# A run id as runs.py makes them (run-YYYYmmdd-HHMMSS-..., PARENT-attr-...): it becomes a folder
+# name under <out>/runs, so never a path separator, never '..', never a leading '.'.
+RUN_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 
 # Targets per attribution job: each one adds a row to every replayed step, and the payload is
 # one JSON value in the ledger's jobs table. More targets: queue several jobs.
@@ -46,12 +54,12 @@ class PayloadError(ValueError):
 class TrainJob:
     """Train a run with attribution attached ("train").
 
-    corpus_path: the corpus (a .jsonl or .csv file, or a folder of .txt files), a path on the
-        worker's machine; the worker reads it when the job runs.
+    corpus_path: the corpus (a .jsonl or .csv file, or a folder of .txt files) by its name in
+        the worker's corpus folder (roots.py); the worker reads it when the job runs.
     config: the recipe (every option and its default: attribution_engine/train_config.py).
-    model: TINY_MODEL (from scratch) or a local Hugging Face model folder on the worker's machine.
-    targets_path: an optional targets .jsonl file to attribute while training, a path on the
-        worker's machine; targets can also be attached later with an AttributeJob.
+    model: TINY_MODEL (from scratch) or a model folder's name in the worker's model folder.
+    targets_path: an optional targets .jsonl file to attribute while training, in the worker's
+        uploads or corpus folder; targets can also be attached later with an AttributeJob.
     lenient: skip (and list) bad corpus lines instead of refusing the corpus.
     """
 
@@ -66,6 +74,13 @@ class TrainJob:
     def __post_init__(self) -> None:
         _require(isinstance(self.corpus_path, Path), "corpus_path", "must be a pathlib.Path")
         _require(str(self.corpus_path).strip() not in ("", "."), "corpus_path", "is empty")
+        for name in ("corpus_path", "targets_path"):
+            value = getattr(self, name)
+            _require(
+                value is None or ".." not in Path(value).parts,
+                name,
+                "must not contain '..'; name a file of the worker's corpus or uploads folder",
+            )
         _require(isinstance(self.config, TrainConfig), "config", "must be a TrainConfig")
         _require(
             isinstance(self.model, str) and bool(self.model.strip()),
@@ -123,6 +138,12 @@ class AttributeJob:
             isinstance(self.run_key, str) and bool(self.run_key.strip()),
             "run_key",
             "must name the finished training run to replay",
+        )
+        _require(
+            RUN_KEY.fullmatch(self.run_key) is not None and ".." not in self.run_key,
+            "run_key",
+            f"{self.run_key[:80]!r} is not a run id (letters, digits, '.', '_', '-'; no '/' or "
+            "'..'); choose the run from the Runs page's list",
         )
         _require(
             isinstance(self.targets, tuple)

@@ -216,12 +216,12 @@ def test_queue_attribution_enqueues_a_job(seeded: str, data_dir: Path) -> None:
     assert status == f"queued (job {job['id']})"
 
 
-def test_launch_training_enqueues_a_job(seeded: str, tmp_path: Path) -> None:
-    corpus = tmp_path / "corpus.jsonl"
+def test_launch_training_enqueues_a_job(seeded: str, data_dir: Path) -> None:
+    corpus = data_dir / "corpora" / "corpus.jsonl"
+    corpus.parent.mkdir()
     corpus.write_text('{"id": "d1", "text": "hello"}\n')
     at = page("runs").run()
-    at.selectbox(key="runs_corpus_choice").set_value("another path...")
-    at.text_input(key="runs_corpus").set_value(str(corpus))
+    at.selectbox(key="runs_corpus_choice").set_value("corpus.jsonl")
     at.number_input(key="runs_steps").set_value(7)
     at.selectbox(key="runs_order").set_value(2)
     at.number_input(key="runs_seed").set_value(3)
@@ -236,20 +236,20 @@ def test_launch_training_enqueues_a_job(seeded: str, tmp_path: Path) -> None:
         payload = connection.execute(text("SELECT payload FROM jobs ORDER BY id DESC")).scalar()
     engine.dispose()
     payload = json.loads(payload) if isinstance(payload, str) else payload
-    assert payload["corpus_path"] == str(corpus.resolve())
+    assert payload["corpus_path"] == "corpus.jsonl"  # a name in the corpus folder, never a path
     assert payload["config"]["steps"] == 7
     assert payload["config"]["order"] == 2
     assert payload["config"]["seed"] == 3
     assert payload["config"]["accounting"] == "sgd_proxy"
 
 
-def test_launch_training_refuses_a_missing_corpus(seeded: str) -> None:
+def test_launch_training_offers_no_path_input(seeded: str) -> None:
+    """The Runs page has no text box for a path: corpora come from the corpus folder."""
     before = len(jobs_of(seeded))
     at = page("runs").run()
-    at.selectbox(key="runs_corpus_choice").set_value("another path...")
-    at.text_input(key="runs_corpus").set_value("/nonexistent/corpus.jsonl")
-    at.button[0].click().run()
-    assert "does not exist" in at.error[0].value
+    assert not [w for w in at.text_input if w.key and w.key.startswith("runs_")]
+    at.button[0].click().run()  # no corpus in the folder: refused, nothing queued
+    assert "choose a corpus" in at.error[0].value
     assert len(jobs_of(seeded)) == before
 
 

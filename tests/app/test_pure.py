@@ -20,6 +20,7 @@ from db.session import make_engine, make_sessionmaker, session_scope
 from provenance import efficiency, figures, health, pending, rollups, run_list, serve
 from provenance.cli import _parser
 from provenance.jobs.forms import attribute_job, default, help_text, train_job
+from provenance.jobs.roots import Roots
 from provenance.uploads import parse_text_box, save_targets
 from tests.app.conftest import KNOWN_TARGET, KNOWN_TOP, RUN, seed_fixture_ledger
 
@@ -134,23 +135,26 @@ def test_eta_of_running_jobs() -> None:
 
 
 def test_train_job_is_validated(tmp_path: Path) -> None:
-    corpus = tmp_path / "c.jsonl"
-    corpus.write_text('{"id": "a", "text": "b"}\n')
-    job = train_job(str(corpus), "tiny-gpt2", steps=5, order=2, seed=1)
-    assert job.config.order == 2 and job.corpus_path == corpus.resolve()
+    roots = Roots(tmp_path)
+    roots.corpora.mkdir()
+    (roots.corpora / "c.jsonl").write_text('{"id": "a", "text": "b"}\n')
+    job = train_job(roots, "c.jsonl", "tiny-gpt2", steps=5, order=2, seed=1)
+    assert job.config.order == 2 and job.corpus_path == Path("c.jsonl")  # a name, not a path
     assert job.config.batch_rows == TrainConfig().batch_rows  # unset options keep defaults
-    with pytest.raises(ValueError, match="does not exist"):
-        train_job(str(tmp_path / "missing"), "tiny-gpt2", steps=5, order=1, seed=0)
+    with pytest.raises(ValueError, match=r"not a \.jsonl or \.csv corpus"):
+        train_job(roots, "missing.jsonl", "tiny-gpt2", steps=5, order=1, seed=0)
     with pytest.raises(ValueError, match="nothing is downloaded"):
-        train_job(str(corpus), "gpt2", steps=5, order=1, seed=0)
+        train_job(roots, "c.jsonl", "gpt2", steps=5, order=1, seed=0)
     with pytest.raises(ValueError):
-        train_job(str(corpus), "tiny-gpt2", steps=5, order=3, seed=0)
-    proxy = train_job(str(corpus), "tiny-gpt2", steps=5, order=1, seed=0, accounting="sgd_proxy")
+        train_job(roots, "c.jsonl", "tiny-gpt2", steps=5, order=3, seed=0)
+    proxy = train_job(
+        roots, "c.jsonl", "tiny-gpt2", steps=5, order=1, seed=0, accounting="sgd_proxy"
+    )
     assert proxy.config.accounting == "sgd_proxy"
     with pytest.raises(ValueError, match="accounting must be one of"):
-        train_job(str(corpus), "tiny-gpt2", steps=5, order=1, seed=0, accounting="adamw")
+        train_job(roots, "c.jsonl", "tiny-gpt2", steps=5, order=1, seed=0, accounting="adamw")
     with pytest.raises(ValueError, match=r"unknown training option\(s\) \['stepz'\]"):
-        train_job(str(corpus), "tiny-gpt2", stepz=5)
+        train_job(roots, "c.jsonl", "tiny-gpt2", stepz=5)
 
 
 def test_form_defaults_and_help_come_from_train_config() -> None:

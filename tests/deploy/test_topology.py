@@ -110,15 +110,19 @@ def _wait_healthy(port: int, process: subprocess.Popen, log: Path, deadline: flo
 def test_worker_and_ui_as_separate_processes_with_their_roles(ledger_db, pg_database_url, tmp_path):
     writer_url = pg_database_url(ledger_db, "provenance_writer")
     ui_url = pg_database_url(ledger_db, "provenance_ui")
-    corpus, targets = tmp_path / "corpus.jsonl", tmp_path / "targets.jsonl"
+    data = tmp_path / "data"
+    # Jobs read only the data directory's corpus folder (provenance/jobs/roots.py).
+    (data / "corpora").mkdir(parents=True)
+    corpus, targets = data / "corpora" / "corpus.jsonl", data / "corpora" / "targets.jsonl"
     docs = write_corpus(corpus, n_docs=30)
     targets.write_text(json.dumps({"id": "copy", "text": docs[7]["text"]}) + "\n")
-    data = tmp_path / "data"
 
     # The UI's role enqueues (the only write it has on the queue), as the UI's pages do.
     ui_engine = make_engine(ui_url)
     config = TrainConfig(steps=3, batch_rows=4, checkpoint_every=3, lr=3e-3)
-    payload = TrainJob(corpus_path=corpus, config=config, targets_path=targets)
+    payload = TrainJob(
+        corpus_path=Path("corpus.jsonl"), config=config, targets_path=Path("targets.jsonl")
+    )
     job_id = enqueue(make_sessionmaker(ui_engine, write=True), payload)
 
     port = _free_port()

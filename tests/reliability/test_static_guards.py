@@ -49,6 +49,7 @@ MARKDOWN_REVIEWED = {
     ("app/views/downloads.py", "field"),  # a radio choice
     ("app/views/health.py", "by"),  # a radio choice
     ("app/views/runs.py", "job"),  # an integer job id
+    ("app/views/runs.py", "saved.name"),  # upload-<sha256>.jsonl, never the user's file name
     ("app/views/runs.py", "len(failed)"),
     ("app/views/runs.py", "pending.replay_estimate(out, parent, 1)"),  # numbers and units
     ("app/views/targets.py", "MAX_UPLOAD_BYTES // 2 ** 20"),
@@ -216,3 +217,69 @@ def test_markdown_elements_interpolate_only_reviewed_values():
         "Markdown elements with interpolated values: show user text with ui.show_text, or "
         f"review the value and add it to MARKDOWN_REVIEWED: {new}"
     )
+
+
+# (file, argument): Markdown elements shown a value that is not a string literal or f-string,
+# reviewed. Everything else (st.error(str(err)), st.warning(message)) would render user text
+# (a file name, an id, a path) as Markdown links and images: use ui.error, which escapes it.
+MARKDOWN_VALUES_REVIEWED = {
+    ("app/ui.py", "escape_markdown(str(err))"),  # ui.error: the escaping helper itself
+    ("app/ui.py", "title"),  # ui.page: each page's fixed title
+    ("app/ui.py", "empty"),  # ui.table and runs_with_targets: each page's fixed wording
+    ("app/views/attribution.py", "ui.VALUE_WORDS"),  # constants of our own wording
+    ("app/views/attribution.py", "ranking.FUSED_WORDS"),
+    ("app/views/attribution.py", "evidence_view.WORDS"),
+    ("app/views/attribution.py", "highlight.LEGEND"),
+    ("app/views/attribution.py", "efficiency.verdict(check)"),  # numbers and fixed words
+}
+
+
+def _bare_markdown_values(tree: ast.AST) -> list[ast.Call]:
+    """Markdown element calls whose text is a value other than a literal or an f-string."""
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and ast.unparse(node.func.value) in {"st", "left", "right", "column", "col"}
+        and node.func.attr in MARKDOWN_CALLS
+        and node.args
+        and not _is_string(node.args[0], set())
+    ]
+
+
+def test_markdown_elements_never_show_a_bare_value():
+    """Issue 18 item 8: `st.error(str(err))` rendered a message's `![x](http://...)` as an
+    image; every error with user text goes through ui.error (escaped)."""
+    found, offences = set(), []
+    for where, tree, _ in _modules():
+        if not where.startswith("app/"):
+            continue
+        for node in _bare_markdown_values(tree):
+            key = (where, ast.unparse(node.args[0]))
+            if key in MARKDOWN_VALUES_REVIEWED:
+                found.add(key)
+            else:
+                offences.append(f"{where}:{node.lineno}: {ast.unparse(node)[:100]}")
+    assert offences == [], "Markdown shown a bare value (use ui.error):\n" + "\n".join(offences)
+    assert found == MARKDOWN_VALUES_REVIEWED, "stale MARKDOWN_VALUES_REVIEWED entries"
+
+
+def test_the_markdown_value_scanner_catches_each_form():
+    code = """
+st.error(str(err))
+st.warning(message)
+st.info(err.args[0])
+st.error("fixed words")
+st.error(f"Job {job_id} failed")
+ui.error(err)
+"""
+    assert [n.lineno for n in _bare_markdown_values(ast.parse(code))] == [2, 3, 4]
+
+
+def test_ui_error_escapes_markdown():
+    from app.ui import escape_markdown
+
+    shown = escape_markdown("bad ![x](http://evil.example/a.png) [link](javascript:x) **b**\nz")
+    assert "![" not in shown and "](" not in shown and "**" not in shown and "\n" not in shown
+    assert len(escape_markdown("k" * 10_000_000)) < 600  # one line, never megabytes
