@@ -17,8 +17,18 @@ from torch import nn
 from attribution_engine.errors import UnsupportedModuleError
 from attribution_engine.ghost import GhostRule, Use, rule_for
 from attribution_engine.ghost.registry import unsupported_reason
+from attribution_engine.ghost.uses import materialise_sum
+from attribution_engine.modes import without_autocast
 
 HALF = (torch.float16, torch.bfloat16)
+# Relative tolerance of the once-per-capture gradient check: float64 models that compute their
+# norms in float32 inside (Cohere, Llama) differ by ~1e-7; a use left out is a large fraction.
+_CHECK_TOLERANCE = {
+    torch.float64: 1e-5,
+    torch.float32: 1e-3,
+    torch.float16: 1e-2,
+    torch.bfloat16: 5e-2,
+}
 
 
 @dataclass
@@ -84,6 +94,8 @@ class Capture:
                     _refusal(name, module, missing, unsupported_reason(module))
                 )
         self._names = {id(p): name for name, p in model.named_parameters(remove_duplicate=False)}
+        self._params = [p for p in model.parameters() if p.requires_grad]
+        self._checked = False  # whether a target pass has been checked against autograd
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
         self._calls: list[Call] | None = None
         self._rows, self._tokens = 0, 0
@@ -121,6 +133,51 @@ class Capture:
             self._calls = None
             for call in calls:
                 call.output = None
+
+    def differentiate(self, loss: torch.Tensor, calls: list[Call]) -> None:
+        """Backward of a target loss that stores every recorded call's output gradient.
+
+        The first time (once per Capture, so nothing per step) the parameters' gradients are
+        computed too and each must equal the sum over rows of what the rules account for:
+        a parameter also used outside its module (F.linear(x, m.weight)), or any use a rule
+        misreads, is refused here, before any step is applied."""
+        if self._checked:
+            torch.autograd.grad(loss, gradient_inputs(calls), allow_unused=True)
+            return
+        outputs = [c.output for c in calls if not c.modified_in_place()]
+        grads = torch.autograd.grad(loss, outputs + self._params, allow_unused=True)
+        recording, self._calls = self._calls, None  # rules replaying a forward record nothing
+        try:
+            with without_autocast(loss.device):  # as the dot products: in the capture's dtype
+                # Under autocast the layers compute in half precision whatever the weights' dtype.
+                loose = max(_CHECK_TOLERANCE.get(c.output.dtype, 5e-2) for c in calls)
+                self._check(calls, grads[len(outputs) :], loose)
+        finally:
+            self._calls = recording
+        self._checked = True
+
+    def _check(
+        self, calls: list[Call], grads: tuple[torch.Tensor | None, ...], loose: float
+    ) -> None:
+        uses = uses_by_parameter(calls)
+        for param, direct in zip(self._params, grads, strict=True):
+            mine = uses.get(param, [])
+            accounted = torch.zeros(param.shape, dtype=torch.float64, device=param.device)
+            for row in range(mine[0].n_rows if mine else 0):  # one row at a time: small memory
+                accounted += materialise_sum([u.rows(row, row + 1) for u in mine], param.shape)[0]
+            truth = torch.zeros_like(accounted) if direct is None else direct.double()
+            tolerance = max(loose, _CHECK_TOLERANCE[param.dtype]) * (float(truth.norm()) + 1e-30)
+            if float((accounted - truth).norm()) > tolerance:
+                name = self.parameter_name(param)
+                raise UnsupportedModuleError(
+                    f"parameter '{name}' gets a gradient that its modules' recorded calls do not "
+                    "account for (relative difference "
+                    f"{float((accounted - truth).norm()) / (float(truth.norm()) + 1e-30):.2e}): "
+                    "it is used a second time in a way no rule scores, e.g. functionally "
+                    "(F.linear(x, m.weight)) or by another module that reads it differently. "
+                    f"Freeze it (requires_grad_(False)), use it only through its module, or "
+                    "register a rule with attribution_engine.ghost.register"
+                )
 
     def _make_hook(self, name: str, rule: GhostRule):
         def hook(module: nn.Module, args: tuple, kwargs: dict, output: object):
@@ -214,8 +271,21 @@ def uses_by_parameter(calls: list[Call]) -> dict[nn.Parameter, list[Use]]:
     for call in calls:
         if call.grad is None:
             continue  # the output did not reach the loss
-        for attr, use in call.rule.uses(call.module, call.inputs, call.grad).items():
+        for attr, use in _rule_uses(call).items():
             param = getattr(call.module, attr)
             if param.requires_grad:
                 uses.setdefault(param, []).append(use)
     return uses
+
+
+def _rule_uses(call: Call) -> dict[str, Use]:
+    """The call's uses; a rule that cannot read this call (a shape it was not written for)
+    becomes the engine's refusal, naming the module, instead of a raw crash mid-step."""
+    try:
+        return call.rule.uses(call.module, call.inputs, call.grad)
+    except UnsupportedModuleError:
+        raise
+    except (IndexError, RuntimeError, TypeError, ValueError) as error:
+        params = [n for n, p in call.module.named_parameters(recurse=False) if p.requires_grad]
+        why = f"its rule failed on this call ({type(error).__name__}: {error})"
+        raise UnsupportedModuleError(_refusal(call.name, call.module, params, why)) from error

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from attribution_engine.capture import Call, Capture, gradient_inputs, uses_by_parameter
+from attribution_engine.capture import Call, Capture, uses_by_parameter
 from attribution_engine.config import (
     Accounting,
     AttributionConfig,
@@ -282,8 +282,7 @@ def target_pass(model: nn.Module, capture: Capture, targets: Rows):
         if bad:
             raise NonFiniteError(f"target rows {bad} have a non-finite loss at these weights")
         if calls:
-            # Hooks on the outputs store each call's gradient (as in the training backward).
-            torch.autograd.grad(losses.sum(), gradient_inputs(calls), allow_unused=True)
+            capture.differentiate(losses.sum(), calls)  # hooks store each call's gradient
     return losses.detach().double(), calls
 
 

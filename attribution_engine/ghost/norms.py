@@ -11,7 +11,7 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 
 from attribution_engine.errors import UnsupportedModuleError
-from attribution_engine.ghost.registry import as_tokens, register, register_shape
+from attribution_engine.ghost.registry import register, register_shape
 from attribution_engine.ghost.uses import SummedUse
 
 
@@ -36,15 +36,18 @@ def _numel(shape: tuple[int, ...]) -> int:
 def _is_per_feature(module: nn.Module) -> bool:
     """A leaf whose parameters are all vectors: a norm. A module with parameterised children
     (an attention owning lambdas or sinks, an LM head owning a bias its decoder applies) does
-    more than per-feature work on its own input and is not taken."""
+    more than per-feature work on its own input and is not taken, nor is batch norm (its
+    training statistics mix rows)."""
     params = list(module.parameters(recurse=False))
     leaf = all(not any(True for _ in child.parameters()) for child in module.children())
-    return bool(params) and leaf and all(p.dim() == 1 for p in params)
+    mixes_rows = isinstance(module, nn.modules.batchnorm._BatchNorm)
+    return bool(params) and leaf and not mixes_rows and all(p.dim() == 1 for p in params)
 
 
 @register_shape(_is_per_feature)
 def per_feature_uses(module: nn.Module, inputs: tuple[torch.Tensor, ...], grad_out: torch.Tensor):
-    n = grad_out.shape[0]
+    """Each row's parameter gradient by replaying the module's forward on that row alone, in
+    the shape it was called with ([1, ...]: a multi-head norm keeps its head axis)."""
     if len(inputs) != 1:
         raise UnsupportedModuleError(
             f"{type(module).__name__} was taken for a per-feature norm (all its parameters are "
@@ -52,8 +55,7 @@ def per_feature_uses(module: nn.Module, inputs: tuple[torch.Tensor, ...], grad_o
             "it on one row; freeze its parameters (requires_grad_(False)) or register a rule "
             "for it with attribution_engine.ghost.register"
         )
-    x = as_tokens(inputs[0], n)  # N x T x d
-    b = grad_out.reshape(x.shape[0], x.shape[1], -1)
+    x = inputs[0]  # N x ...
     params = {
         name: p.detach() for name, p in module.named_parameters(recurse=False) if p.requires_grad
     }
@@ -62,5 +64,5 @@ def per_feature_uses(module: nn.Module, inputs: tuple[torch.Tensor, ...], grad_o
         out = functional_call(module, weights, (x_row.unsqueeze(0),))
         return (out.reshape(b_row.shape) * b_row).sum()
 
-    per_row = vmap(grad(row_dot), in_dims=(None, 0, 0))(params, x, b)
+    per_row = vmap(grad(row_dot), in_dims=(None, 0, 0))(params, x, grad_out)
     return {name: SummedUse(g) for name, g in per_row.items()}
