@@ -1,11 +1,15 @@
-"""Canonical JSON in the style of RFC 8785 (JCS), its SHA-256, and where a byte sits in it.
+"""Canonical JSON (RFC 8785, JCS, by the maintained `rfc8785` package), its SHA-256, the one
+reader of canonical text, and where a byte sits in it.
 
 - objects: keys sorted by their UTF-16 code units, no whitespace anywhere;
-- strings: UTF-8, escaping only '"', '\\' and control characters (\\b \\f \\n \\r \\t, else
-  \\u00xx in lower-case hex), as JCS and JSON.stringify do;
-- numbers: integers in plain decimal; floats in ECMAScript Number-to-String form (the shortest
-  digits that round-trip, plain notation from 1e-6 to 1e21, else d.ddde+N). NaN and infinities
-  have no JSON form and are refused. Integers beyond 2**53 are refused too (not exact in JCS).
+- strings: UTF-8, escaping only '"', '\\' and control characters;
+- numbers: IEEE doubles in ECMAScript Number-to-String form (plain notation from 1e-6 to 1e21).
+  NaN and infinities have no JSON form and are refused; so are integers beyond 2**53 (not exact
+  as a double).
+
+An integral float in [2**53, 1e21) is written without a fraction ("9007199254740992"): JCS
+numbers are doubles, so `loads` reads an integer literal beyond 2**53 back as the float it was.
+With it, canonical(loads(canonical(x))) == canonical(x) for every value canonical accepts.
 
 The same value always gives the same bytes, so two exports of one ledger are byte-identical
 and a hash of the bytes is a hash of the value.
@@ -16,8 +20,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from decimal import Decimal
 from typing import Any
+
+import rfc8785
 
 _MAX_SAFE_INTEGER = 2**53 - 1
 
@@ -25,10 +30,13 @@ Path = tuple[str | int, ...]  # keys and list indexes from the root
 
 
 def canonical(value: Any) -> bytes:
-    """The canonical UTF-8 bytes of a JSON value (dict, list, str, int, float, bool, None)."""
-    parts: list[str] = []
-    _write(value, parts, None, (), [])
-    return "".join(parts).encode("utf-8")
+    """The canonical UTF-8 bytes of a JSON value (dict, list, str, int, float, bool, None).
+    ValueError for a number JSON cannot hold exactly, TypeError for a non-JSON value; both
+    name the field."""
+    try:
+        return rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError as error:
+        raise _diagnose(value, ()) from error
 
 
 def sha256(value: Any) -> str:
@@ -36,42 +44,31 @@ def sha256(value: Any) -> str:
     return hashlib.sha256(canonical(value)).hexdigest()
 
 
+def loads(data: bytes | str) -> Any:
+    """A JSON value from text, integers beyond 2**53 read as the doubles JCS wrote them from.
+    Raises UnicodeDecodeError and json.JSONDecodeError as json does, and ValueError for NaN
+    and Infinity (not JSON, though Python's json reads them)."""
+    text = data.decode("utf-8") if isinstance(data, bytes) else data
+    return json.loads(text, parse_int=_integer, parse_constant=_not_json)
+
+
 def number(x: float) -> str:
     """ECMAScript Number::toString of a finite float (RFC 8785 section 3.2.2.3)."""
     if not math.isfinite(x):
         raise ValueError(f"{x!r} has no JSON form; store null or a string instead")
-    if x == 0:
-        return "0"
-    sign = "-" if x < 0 else ""
-    _, digits, exponent = Decimal(repr(abs(x))).as_tuple()  # repr: shortest round trip
-    s = "".join(map(str, digits)).rstrip("0")
-    exponent += len(digits) - len(s)
-    k, n = len(s), exponent + len(s)  # value = 0.s * 10**n
-    if k <= n <= 21:
-        text = s + "0" * (n - k)
-    elif 0 < n <= 21:
-        text = f"{s[:n]}.{s[n:]}"
-    elif -6 < n <= 0:
-        text = "0." + "0" * -n + s
-    else:
-        e = n - 1
-        mantissa = s[0] + (f".{s[1:]}" if k > 1 else "")
-        text = f"{mantissa}e{'+' if e >= 0 else '-'}{abs(e)}"
-    return sign + text
+    return rfc8785.dumps(float(x)).decode("ascii")
 
 
 def path_at(data: bytes, offset: int) -> str:
     """The JSON path ('report.contributors[3].value') of the innermost value of the canonical
-    text `data` that contains byte `offset`, or '' when `data` is not JSON."""
+    text `data` that contains byte `offset`, or '' when `data` is not canonical JSON."""
     try:
-        value = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        value = loads(data)
+        if canonical(value) != data:
+            return ""
+    except (UnicodeDecodeError, ValueError, TypeError):
         return ""
-    spans: list[tuple[int, int, Path]] = []
-    parts: list[str] = []
-    _write(value, parts, spans, (), [0])
-    inside = [(end - start, p) for start, end, p in spans if start <= offset < end]
-    return render_path(min(inside)[1]) if inside else ""
+    return render_path(_locate(value, offset, ())) if 0 <= offset < len(data) else ""
 
 
 def render_path(path: Path) -> str:
@@ -84,49 +81,64 @@ def render_path(path: Path) -> str:
     return out
 
 
-def _write(value: Any, parts: list[str], spans, path: Path, cursor: list[int]) -> None:
-    """Append the canonical text of `value`; with `spans`, also record each value's byte range
-    (cursor[0] counts UTF-8 bytes written)."""
-    start = cursor[0] if spans is not None else 0
+def _integer(text: str) -> int | float:
+    n = int(text)
+    return n if abs(n) <= _MAX_SAFE_INTEGER else float(text)
 
-    def emit(text: str) -> None:
-        parts.append(text)
-        if spans is not None:
-            cursor[0] += len(text.encode("utf-8"))
 
-    if value is None:
-        emit("null")
-    elif value is True:
-        emit("true")
-    elif value is False:
-        emit("false")
+def _not_json(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _locate(value: Any, offset: int, path: Path) -> Path:
+    """The path of the innermost value containing byte `offset` of canonical(value): each
+    member's extent is the length of its own canonical form, so the walk descends into one."""
+    if isinstance(value, dict):
+        at = 1  # "{"
+        for key in sorted(value, key=lambda k: k.encode("utf-16-be")):
+            at += len(rfc8785.dumps(key)) + 1  # "key":
+            size = len(rfc8785.dumps(value[key]))
+            if at <= offset < at + size:
+                return _locate(value[key], offset - at, (*path, key))
+            at += size + 1  # ","
+    elif isinstance(value, list):
+        at = 1  # "["
+        for i, item in enumerate(value):
+            size = len(rfc8785.dumps(item))
+            if at <= offset < at + size:
+                return _locate(item, offset - at, (*path, i))
+            at += size + 1
+    return path
+
+
+def _diagnose(value: Any, path: Path) -> Exception | None:
+    """The error naming the first value of `value` that has no canonical form."""
+    where = render_path(path) or "the top level"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return TypeError(f"key {key!r} at {where} is not a string")
+            found = _diagnose(item, (*path, key))
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found = _diagnose(item, (*path, i))
+            if found is not None:
+                return found
+    elif isinstance(value, bool) or value is None:
+        pass
     elif isinstance(value, int):
         if abs(value) > _MAX_SAFE_INTEGER:
-            raise ValueError(f"integer {value} at {render_path(path)} is beyond 2**53: not exact")
-        emit(str(value))
+            return ValueError(f"integer {value} at {where} is beyond 2**53: not exact")
     elif isinstance(value, float):
-        emit(number(value))
+        if not math.isfinite(value):
+            return ValueError(f"{value!r} at {where} has no JSON form; store null or a string")
     elif isinstance(value, str):
-        emit(json.dumps(value, ensure_ascii=False))
-    elif isinstance(value, list | tuple):
-        emit("[")
-        for i, item in enumerate(value):
-            if i:
-                emit(",")
-            _write(item, parts, spans, (*path, i), cursor)
-        emit("]")
-    elif isinstance(value, dict):
-        emit("{")
-        keys = sorted(value, key=lambda key: key.encode("utf-16-be"))
-        for i, key in enumerate(keys):
-            if not isinstance(key, str):
-                raise TypeError(f"key {key!r} at {render_path(path)} is not a string")
-            if i:
-                emit(",")
-            emit(json.dumps(key, ensure_ascii=False) + ":")
-            _write(value[key], parts, spans, (*path, key), cursor)
-        emit("}")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return ValueError(f"string at {where} holds a lone surrogate: not UTF-8")
     else:
-        raise TypeError(f"{type(value).__name__} at {render_path(path)} is not JSON")
-    if spans is not None:
-        spans.append((start, cursor[0], path))
+        return TypeError(f"{type(value).__name__} at {where} is not JSON")
+    return None if path else ValueError("value has no canonical JSON form")

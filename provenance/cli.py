@@ -153,11 +153,21 @@ def _parser() -> argparse.ArgumentParser:
     _common(report)
     report.set_defaults(handler=_report)
 
-    verify = commands.add_parser("verify", help="recompute every hash of a JSON report")
+    verify = commands.add_parser(
+        "verify",
+        help="recompute every hash and number of a report; exit 0 only when it matches the "
+        "ledger in every check, 1 when a check fails, 3 when less was proved (self-consistent "
+        "only, or some checks not done), 2 on bad input",
+    )
     verify.add_argument("report", type=Path, help="a JSON report (or an HTML one)")
     verify.add_argument("--db", help="ledger URL: compare every number with the ledger")
     verify.add_argument("--corpus", type=Path, help="the corpus file: check its hashes")
-    verify.add_argument("--run-dir", type=Path, help="run directory (default: the report's)")
+    verify.add_argument(
+        "--run-dir", type=Path, help="run directory (default: <out>/runs/<the report's run>)"
+    )
+    verify.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="data directory holding runs/"
+    )
     verify.set_defaults(handler=_verify)
 
     evidence = commands.add_parser("evidence", help="verbatim/semantic evidence into the ledger")
@@ -461,24 +471,45 @@ def _report(args: argparse.Namespace) -> None:
 
 
 def _verify(args: argparse.Namespace) -> None:
-    from provenance.reports import failed, verify
+    from provenance.reports import verdict, verify
 
-    factory = None
+    _require_file(args.report, "report", "pass the JSON or HTML file `provenance report` wrote")
+    if args.corpus is not None:
+        _require_file(args.corpus, "corpus file", "pass the corpus the run was trained on")
+    if args.run_dir is not None and not args.run_dir.is_dir():
+        raise ValueError(
+            f"run directory {args.run_dir} does not exist; pass the run's folder "
+            "(<out>/runs/<run id>) or leave --run-dir out"
+        )
+    factory, ledger = None, None
     if args.db:
+        from sqlalchemy.engine import make_url
+
         from db.schema import check_schema
         from db.session import make_engine, make_sessionmaker
 
         engine = make_engine(args.db)
         check_schema(engine)
         factory = make_sessionmaker(engine)
-    checks = verify(args.report, factory=factory, corpus=args.corpus, run_dir=args.run_dir)
+        ledger = make_url(args.db).render_as_string(hide_password=True)
+    checks = verify(
+        args.report,
+        factory=factory,
+        corpus=args.corpus,
+        run_dir=args.run_dir,
+        runs_root=Path(args.out) / "runs",
+    )
     for check in checks:
         print(check)
-    bad = failed(checks)
-    if bad:
-        print(f"{args.report}: {len(bad)} check(s) FAILED: {', '.join(c.field for c in bad)}")
-        raise SystemExit(1)
-    print(f"{args.report}: verified ({len(checks)} checks)")
+    result = verdict(checks, ledger)
+    print(f"{args.report}: {result.text}")
+    if result.exit_code:
+        raise SystemExit(result.exit_code)
+
+
+def _require_file(path: Path, what: str, fix: str) -> None:
+    if not Path(path).is_file():
+        raise ValueError(f"{what} {path} is not a file; {fix}")
 
 
 def _evidence(args: argparse.Namespace) -> None:

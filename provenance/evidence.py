@@ -89,21 +89,41 @@ def compute_evidence(
     vectors: dict[str, np.ndarray] = {}
     if not missing:
         return PendingEvidence(version, [], vectors)
-    target = get_target(session, run_key, target_key)
-    texts = corpus_texts(session, run_key)
-    keys = list(texts) if len(texts) <= BM25_MAX_DOCUMENTS else missing
-    scores = dict(zip(keys, bm25_scores(target.text, [texts[k] for k in keys]), strict=True))
     embed = CachedEmbedder(
         lambda shas: lookup_embeddings(session, model_version(), shas), vectors.update
     )
-    records = [
+    records = _compute(session, run_key, target_key, missing, embed, thresholds)
+    return PendingEvidence(version, records, vectors)
+
+
+def recompute_evidence(
+    session: Session,
+    run_key: str,
+    target_key: str,
+    doc_keys: Sequence[str],
+    *,
+    thresholds: Thresholds | None = None,
+) -> dict[str, EvidenceRecord]:
+    """Evidence of these pairs computed afresh from the ledger's texts, ignoring stored
+    evidence rows and cached embeddings (`verify`: a stored row proves nothing). BM25 scores
+    are comparable with stored ones only up to BM25_MAX_DOCUMENTS corpus documents."""
+    keys = list(dict.fromkeys(doc_keys))
+    records = _compute(session, run_key, target_key, keys, CachedEmbedder(), thresholds)
+    return {r.doc_key: r for r in records}
+
+
+def _compute(session, run_key, target_key, doc_keys, embed, thresholds) -> list[EvidenceRecord]:
+    target = get_target(session, run_key, target_key)
+    texts = corpus_texts(session, run_key)
+    keys = list(texts) if len(texts) <= BM25_MAX_DOCUMENTS else doc_keys
+    scores = dict(zip(keys, bm25_scores(target.text, [texts[k] for k in keys]), strict=True))
+    return [
         _record(
             key,
             evidence(target.text, texts[key], embed=embed, bm25=scores[key], thresholds=thresholds),
         )
-        for key in missing
+        for key in doc_keys
     ]
-    return PendingEvidence(version, records, vectors)
 
 
 def store_evidence(

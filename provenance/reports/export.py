@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.catalog import record_report
 from db.models import ReportFormat
 from db.session import session_scope
-from provenance.canonical import canonical
+from provenance.canonical import canonical, loads
 from provenance.reports.build import build_report, envelope
 from provenance.reports.csv import render_csv
 from provenance.reports.html import render_html
@@ -33,10 +33,13 @@ RENDERERS = {"json": canonical, "html": render_html, "pdf": render_pdf, "csv": r
 
 
 def render(document: dict, fmt: Format) -> bytes:
-    """The bytes of a report envelope in one format."""
+    """The bytes of a report envelope in one format: a function of its canonical JSON alone
+    (rendered from that JSON read back, keys in canonical order), so that `verify` can render
+    an HTML report again from the JSON it embeds and compare the bytes."""
     if fmt not in RENDERERS:
         raise ValueError(f"format must be one of {sorted(RENDERERS)}, not {fmt!r}")
-    return RENDERERS[fmt](document)
+    data = canonical(document)
+    return data if fmt == "json" else RENDERERS[fmt](loads(data))
 
 
 def prepare_report(

@@ -88,10 +88,13 @@ def read_report_input(
     run_dir: Path | None = None,
     k: int = TOP_K,
     compute_evidence: bool = True,
+    read_corpus_file: bool = True,
 ) -> ReportInput:
     """Read one report's input. Evidence missing from the ledger is computed and stored in
     the session's transaction (compute_evidence=False leaves it out instead, as `verify`
-    does). RecipeError when the run's stored recipe cannot be read."""
+    does; read_corpus_file=False does not hash the recipe's corpus path either, as `verify`
+    reads only the files its caller names). RecipeError when the run's stored recipe cannot
+    be read."""
     run = get_run(session, run_key)
     recipe = Recipe.from_json(run.recipe, where=f"the ledger's recipe of run {run_key!r}")
     target = get_target(session, run_key, target_key)
@@ -114,5 +117,5 @@ def read_report_input(
         corpus=run_corpus(session, run_key),
         corpus_documents=document_hashes(session, run_key),
         evidence_method=evidence_method(),
-        files=read_run_files(run_dir, Path(recipe.corpus.path)),
+        files=read_run_files(run_dir, Path(recipe.corpus.path) if read_corpus_file else None),
     )

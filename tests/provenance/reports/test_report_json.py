@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from attribution_engine.train_config import TrainConfig
 from db.models import EmbeddingRow, EvidenceRow, Report
 from provenance.recipe import Recipe
-from provenance.reports import build, canonical, failed, sha256, verify
+from provenance.reports import build, canonical, failed, sha256, skipped, verify
 
 
 @pytest.fixture(scope="module")
@@ -67,16 +67,18 @@ def test_report_contents(ledgered, exported):
 
 def test_verify_passes_on_the_untouched_report(ledgered, exported):
     path = exported[0]
-    checks = verify(path, factory=ledgered.factory(), corpus=ledgered.corpus)
+    checks = verify(
+        path, factory=ledgered.factory(), corpus=ledgered.corpus, runs_root=ledgered.out / "runs"
+    )
     assert failed(checks) == [], [str(c) for c in failed(checks)]
+    assert skipped(checks) == [], [str(c) for c in skipped(checks)]
     fields = {c.field for c in checks}
-    assert {"report file", "sha256", "ledger", "manifest.corpus.sha256"} <= fields
+    assert {"report file", "sha256", "ledger", "manifest.corpus.sha256", "evidence"} <= fields
     assert "manifest.final_weights_sha256" in fields
     assert any(f.startswith("manifest.run_files[checkpoints/") for f in fields)
-    assert (
-        ledgered.cli("verify", str(path), "--db", ledgered.url, "--corpus", str(ledgered.corpus))
-        == 0
-    )
+    args = ["verify", str(path), "--db", ledgered.url, "--corpus", str(ledgered.corpus)]
+    assert ledgered.cli(*args, "--out", str(ledgered.out)) == 0
+    assert ledgered.cli(*args) == 3  # the run folder is not under the default --out
 
 
 def test_every_single_byte_change_to_the_report_fails_naming_a_field(ledgered, exported, tmp_path):
@@ -89,7 +91,7 @@ def test_every_single_byte_change_to_the_report_fails_naming_a_field(ledgered, e
         mutated[at] = rng.choice([b for b in range(256) if b != data[at]])
         path = tmp_path / f"m{trial}.json"
         path.write_bytes(mutated)
-        bad = failed(verify(path, recorded_run_dir=False))
+        bad = failed(verify(path))
         assert bad, f"byte {at} changed to {mutated[at]} went unnoticed"
         assert all(c.field for c in bad)
         named |= {c.field.split("[")[0] for c in bad}
@@ -105,8 +107,8 @@ def test_a_changed_value_with_recomputed_hashes_is_named_by_the_ledger(
     document["sha256"] = sha256(document["report"])
     path = tmp_path / "forged.json"
     path.write_bytes(canonical(document))
-    assert failed(verify(path, recorded_run_dir=False)) == []  # self-consistent ...
-    bad = failed(verify(path, factory=ledgered.factory(), recorded_run_dir=False))
+    assert failed(verify(path)) == []  # self-consistent ...
+    bad = failed(verify(path, factory=ledgered.factory()))
     assert [c.field for c in bad] == ["report.contributors[1].specific", "ledger"]  # ... not true
     status = ledgered.cli("verify", str(path), "--db", ledgered.url)
     assert status == 1
@@ -121,7 +123,7 @@ def test_single_byte_changes_to_the_corpus_fail_naming_the_field(ledgered, expor
         mutated[at] = rng.choice([b for b in range(32, 127) if b != data[at]])
         path = tmp_path / f"corpus{trial}.jsonl"
         path.write_bytes(mutated)
-        bad = failed(verify(exported[0], corpus=path, recorded_run_dir=False))
+        bad = failed(verify(exported[0], corpus=path))
         assert bad and bad[0].field == "manifest.corpus.file_sha256"
         text_changed = [c.field for c in bad if c.field.startswith("manifest.corpus.documents[")]
         assert all(f.endswith("].sha256") for f in text_changed)
@@ -140,12 +142,12 @@ def test_single_byte_changes_to_run_files_fail_naming_the_file(ledgered, exporte
         mutated[at] ^= 1 << rng.randrange(8)
         try:
             path.write_bytes(mutated)
-            bad = failed(verify(exported[0]))
+            bad = failed(verify(exported[0], runs_root=ledgered.out / "runs"))
         finally:
             path.write_bytes(original)
         name = path.relative_to(ledgered.run_dir).as_posix()
         assert f"manifest.run_files[{name}]" in [c.field for c in bad], name
-    assert failed(verify(exported[0])) == []
+    assert failed(verify(exported[0], runs_root=ledgered.out / "runs")) == []
 
 
 def test_evidence_command_fills_the_ledger_for_every_target(ledgered):

@@ -11,4 +11,5 @@ def test_postgresql_ledger_exports_identically_and_verifies(fresh_pg_url, tmp_pa
     assert first.read_bytes() == second.read_bytes()
     checks = verify(first, factory=run.factory(), corpus=run.corpus)
     assert failed(checks) == [], [str(c) for c in failed(checks)]
-    assert run.cli("verify", str(first), "--db", fresh_pg_url) == 0
+    args = ["verify", str(first), "--db", fresh_pg_url, "--corpus", str(run.corpus)]
+    assert run.cli(*args, "--out", str(run.out)) == 0

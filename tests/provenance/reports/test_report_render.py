@@ -33,7 +33,7 @@ def test_html_escapes_user_text_and_embeds_the_report(ledgered, document):
     assert "<script src" not in page and "<link" not in page  # plotly.js inline: offline
     embedded = embedded_report(path.read_bytes())
     assert canonical(json.loads(embedded)) == canonical(document)
-    assert failed(verify(path, recorded_run_dir=False)) == []
+    assert failed(verify(path)) == []
 
 
 def test_csv_lists_the_documents_with_evidence_and_defuses_formulas(ledgered, document):
