@@ -12,6 +12,7 @@ import torch
 from oracle import (
     adam_denominator,
     first_order,
+    n_label_tokens,
     per_sample_grads,
     rel_err,
     second_order,
@@ -372,3 +373,25 @@ def test_bf16_model_scores_in_fp32(family):
     g_train = per_sample_grads(model, batch).float()
     expected = (1e-2 * g_train @ target_grads(model, targets).float().T).double()
     assert rel_err(values, expected) < 5e-2
+
+
+def test_router_jitter_values_are_those_of_the_noise_drawn():
+    """Mixtral's training-time jitter multiplies the block's input in place by fresh noise:
+    values equal the per-row gradients of that very forward (one batched forward, same seed,
+    each row's loss differentiated alone), to 1e-6."""
+    model = moe_model("mixtral", seed=3, router_jitter_noise=0.2).train()
+    batch, targets = make_batch(6, seed=11), make_targets(2, seed=12)
+    g_v = target_grads(model, targets)
+    torch.manual_seed(0)  # the target pass runs in eval mode and draws no noise
+    values = step_values(model, batch, targets, lr=LR)
+    torch.manual_seed(0)
+    params = [p for p in model.parameters() if p.requires_grad]
+    losses = token_losses(model, batch).sum(1) / n_label_tokens(batch)
+    rows = []
+    for loss in losses:
+        grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
+        pairs = zip(grads, params, strict=True)
+        rows.append(
+            torch.cat([(torch.zeros_like(p) if g is None else g).flatten() for g, p in pairs])
+        )
+    assert rel_err(values, LR * torch.stack(rows) @ g_v.T) <= 1e-6
