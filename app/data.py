@@ -22,11 +22,12 @@ import streamlit as st
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from attribution_engine.targets import TargetText
 from db import catalog, jobs, listings, rankings
 from db.schema import SchemaOutOfDate, check_schema, current_revision, upgrade
 from db.session import make_engine, make_sessionmaker, safe_url, session_scope, url_from_environment
 from provenance import jobs as provenance_jobs
-from provenance import ranking
+from provenance import pending, ranking
 from provenance.jobs import JobPayload
 from provenance.jobs.roots import Roots
 from provenance.recipe import Recipe
@@ -221,6 +222,32 @@ def enqueue(payload: JobPayload) -> int:
     job_id = provenance_jobs.enqueue(ledger().write, payload)
     clear()
     return job_id
+
+
+def pending_targets(out: Path) -> tuple[tuple[TargetText, Path], ...]:
+    """The targets waiting in the uploads folder (`pending.load_pending`), parsed once per
+    set of files: upload files are named by their content and never change, so the folder's
+    listing (name, size, mtime) is the cache key and a render only lists the folder."""
+    folder = pending.uploads_dir(out)
+    stats = [(path.name, path.stat()) for path in folder.glob("*.jsonl")]
+    listing = tuple(sorted((name, s.st_size, s.st_mtime_ns) for name, s in stats))
+    return _pending_targets(str(Path(out).resolve()), listing)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def parsed_upload(name: str, content: bytes) -> list[TargetText]:
+    """`uploads.parse_upload`, once per file content (the page reruns at every click while the
+    file stays in the uploader); UploadError is raised again at each call, never cached."""
+    from provenance.uploads import parse_upload
+
+    return parse_upload(name, content)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _pending_targets(out: str, listing: tuple) -> tuple[tuple[TargetText, Path], ...]:
+    # cache_resource: shared and not copied per call (cache_data would unpickle every target
+    # at every render); the tuple is never changed by its readers.
+    return tuple(pending.load_pending(Path(out)))
 
 
 @st.cache_data(ttl=JOBS_TTL_S, show_spinner=False)

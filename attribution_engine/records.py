@@ -41,10 +41,17 @@ class CorpusError(ValueError):
     """A corpus or targets file that cannot be used as given; says where (file:line) and the fix."""
 
 
+# A problem quotes the record (its unknown keys, its id): a hostile line can make that megabytes.
+MAX_PROBLEM_CHARS = 300
+
+
 class BadRecord(Exception):
-    """One record rejected: `problem` says what is wrong, `fix` how to repair it."""
+    """One record rejected: `problem` says what is wrong, `fix` how to repair it. The problem
+    is cut to MAX_PROBLEM_CHARS, so a message stays one readable line whatever the record."""
 
     def __init__(self, problem: str, fix: str):
+        if len(problem) > MAX_PROBLEM_CHARS:
+            problem = f"{problem[: MAX_PROBLEM_CHARS - 40]}... ({len(problem)} characters)"
         super().__init__(f"{problem}; {fix}")
 
 
@@ -194,6 +201,14 @@ def jsonl_records(data: bytes, source: str) -> Iterator[tuple[str, dict[str, obj
         except json.JSONDecodeError as err:
             fix = "write one complete JSON object per line"
             yield where, BadRecord(f"invalid JSON ({err.msg} at column {err.colno})", fix)
+            continue
+        except RecursionError:  # arrays or objects nested thousands deep
+            fix = "write flat objects with string fields"
+            yield where, BadRecord("JSON nested too deeply to read", fix)
+            continue
+        except ValueError as err:  # an integer of more than sys.get_int_max_str_digits() digits
+            fix = "write ids and numbers as short strings"
+            yield where, BadRecord(f"a number too long to read ({str(err).split(':')[0]})", fix)
             continue
         if not isinstance(record, dict):
             fix = 'write each line as an object, e.g. {"id": "doc-1", "text": "..."}'

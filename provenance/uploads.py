@@ -8,7 +8,8 @@ Accepted:
 - a .txt file: one target, the whole file;
 - a .jsonl file: one object per line with `id`, `text` and an optional `prompt`, as
   `provenance attribute --targets` reads (attribution_engine/targets.py).
-Refused, with the reason and the fix: empty input, more than MAX_UPLOAD_BYTES, bytes that are
+Refused, with the reason and the fix: empty input, more than MAX_UPLOAD_BYTES or
+MAX_UPLOAD_TARGETS, JSON nested too deep, bytes that are
 not UTF-8 (with the byte offset), NUL bytes or other binary content, malformed JSONL lines
 (with the line number), repeated ids. A UTF-8 byte-order mark is dropped.
 """
@@ -30,6 +31,10 @@ from attribution_engine.records import (
 from attribution_engine.targets import TargetText, checked_target, target_from_record, write_targets
 
 MAX_UPLOAD_BYTES = 20 * 2**20  # the server's own cap too (.streamlit/config.toml maxUploadSize)
+# Targets per uploaded file: an attribution job carries at most MAX_TARGETS (256) of them, and
+# every waiting target is listed on the Targets page. Without a cap a 19 MB file of tiny lines
+# became 1,048,576 targets (25 s, 492 MB) that every page render listed again.
+MAX_UPLOAD_TARGETS = 1_000
 UPLOAD_TYPES = ("txt", "jsonl")
 CORPUS_TYPES = ("jsonl", "csv")
 _BOM = "\ufeff"
@@ -114,6 +119,13 @@ def parse_jsonl(text: str, name: str = "upload.jsonl") -> list[TargetText]:
 
     def target(record: Mapping[str, object]) -> TargetText:
         return _upload_target(target_from_record(record, default_id=text_id))
+
+    lines = sum(1 for line in text.splitlines() if line.strip())  # before any JSON is parsed
+    if lines > MAX_UPLOAD_TARGETS:
+        raise UploadError(
+            f"{name} has {lines} lines, over the {MAX_UPLOAD_TARGETS} targets one upload may "
+            "hold; split it into several files (an attribution job takes 256 at a time)"
+        )
 
     records = jsonl_records(text.encode("utf-8"), name)
     try:

@@ -13,7 +13,6 @@ from provenance.uploads import (
     UploadError,
     generated_target,
     parse_text_box,
-    parse_upload,
     save_targets,
 )
 
@@ -47,7 +46,7 @@ with uploaded:
     file = st.file_uploader("Targets file", type=list(UPLOAD_TYPES), key="targets_file")
     if file is not None:
         try:
-            parsed = parse_upload(file.name, file.getvalue())
+            parsed = data.parsed_upload(file.name, file.getvalue())
         except UploadError as err:
             ui.error(err)
         else:
@@ -82,7 +81,7 @@ with generated:
 
 st.subheader("Waiting for attribution")
 waiting = pending.pending_table(
-    pending.load_pending(out), data.targets(url), data.open_jobs(url, "attribute")
+    list(data.pending_targets(out)), data.targets(url), data.open_jobs(url, "attribute")
 )
 ui.table(waiting, "Nothing added yet.", key="targets_pending_table")
 
@@ -102,7 +101,7 @@ else:
     if chosen:
         st.info("Estimated cost: " + pending.replay_estimate(out, parent, len(chosen)))
         if st.button("Confirm and queue attribution", key="targets_queue", type="primary"):
-            picked = [t for t, _ in pending.load_pending(out) if t.id in set(chosen)]
+            picked = [t for t, _ in data.pending_targets(out) if t.id in set(chosen)]
             try:
                 job = data.enqueue(attribute_job(parent, picked))
             except PayloadError as err:  # two chosen targets share an id, or too many
