@@ -57,7 +57,8 @@ def _pairs(mine: FactoredUse, theirs: FactoredUse) -> int:
     if isinstance(mine.left, Routed) and isinstance(theirs.left, Routed):
         blocks = mine.left.blocks
         counts = torch.bincount(mine.left.index.reshape(-1), minlength=blocks)
-        return int(counts @ torch.bincount(theirs.left.index.reshape(-1), minlength=blocks))
+        other = torch.bincount(theirs.left.index.reshape(-1), minlength=blocks)
+        return int((counts * other).sum())  # no integer matmul on CUDA
     return _tokens(mine) * _tokens(theirs)
 
 
