@@ -47,6 +47,11 @@ __all__ = [
 
 
 RESERVED_KEYS = frozenset(("id", "text", *OPTIONAL_FIELDS))
+# Characters of one document. Training cuts documents into context-length rows anyway, but the
+# tokenizer is trained and run on each document whole: one 10 MB single-line document made a
+# 2-step run take 192 s and 2.7 GB. Longer texts are refused (file:line): split them into
+# several records (e.g. one per chapter), which also gives finer attribution.
+MAX_DOCUMENT_CHARS = 1_000_000
 
 
 class FrozenMetadata(dict):
@@ -129,12 +134,37 @@ def combined_sha256(documents: Iterable[Document]) -> str:
 def document_from_record(record: Mapping[str, object]) -> Document:
     fields = {key: optional_string(record, key) for key in OPTIONAL_FIELDS}
     metadata = {key: value for key, value in record.items() if key not in RESERVED_KEYS}
+    text = record.get("text")
+    if isinstance(text, str) and len(text) > MAX_DOCUMENT_CHARS:
+        raise BadRecord(
+            f"'text' is {len(text):,} characters, over the {MAX_DOCUMENT_CHARS:,} one document "
+            "may hold",
+            "split it into several records (e.g. one per chapter or section)",
+        )
+    # PostgreSQL text and JSON cannot hold NUL: refused here, before any run folder exists,
+    # rather than as a driver error half-way through the first ledger write.
+    for key, value in (("text", text), *fields.items(), *metadata.items()):
+        if _has_nul(key) or _has_nul(value):
+            raise BadRecord(
+                f"'{key[:40]}' contains a NUL character (\\u0000)",
+                "remove it; text never holds one",
+            )
     try:
         return Document.from_text(
             record_id(record), record_text(record), **fields, metadata=metadata
         )
     except ValueError as err:
         raise BadRecord(str(err), "keep extra keys to plain JSON values") from None
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def load_corpus(path: str | os.PathLike[str], *, lenient: bool = False) -> Corpus:
