@@ -1,12 +1,12 @@
 """Engines and sessions for the ledger: SQLite (the default, one file) or PostgreSQL (teams).
 
 SQLite is set up for one writer and many readers: WAL journal (readers never block the writer
-nor each other), a 30 s busy timeout (a second writer waits instead of failing), foreign keys
-on, and write sessions that start with BEGIN IMMEDIATE. Taking the write lock at BEGIN rather
-than at the first INSERT is what makes the busy timeout effective: a deferred transaction that
-tries to upgrade from reading to writing while another connection writes fails at once with
-"database is locked", whatever the timeout. Read sessions keep plain (deferred) BEGIN so they
-never queue behind the writer.
+nor each other), synchronous=FULL (a commit is on disk when it returns), a 30 s busy timeout
+(a second writer waits instead of failing), foreign keys on, and write sessions that start
+with BEGIN IMMEDIATE. Taking the write lock at BEGIN rather than at the first INSERT is what
+makes the busy timeout effective: a deferred transaction that tries to upgrade from reading to
+writing while another connection writes fails at once with "database is locked", whatever the
+timeout. Read sessions keep plain (deferred) BEGIN so they never queue behind the writer.
 
 PostgreSQL goes through psycopg 3 (`postgresql+psycopg://`). Parameters are hidden from error
 messages and logs (`hide_parameters=True`), and URLs are only ever rendered with the password
@@ -110,7 +110,11 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA page_size=16384")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")  # durable in WAL up to the last checkpoint
+        # FULL: every commit fsyncs the WAL before it returns, so a committed ledger step
+        # survives a power loss or an OS crash, not only a killed process. NORMAL (the WAL
+        # default) skipped that fsync and could lose the last commits on power loss, which
+        # kill -9 tests cannot see. Commits are one per checkpoint, so the cost is small.
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
