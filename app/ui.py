@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from app import data
+from provenance.csv_safety import csv_bytes
 
 # Remembered across pages, so the run and target chosen on one page stay chosen on the next.
 RUN_STATE = "selected_run"
@@ -130,7 +131,7 @@ def downloads(frame: pd.DataFrame, name: str, prefix: str) -> None:
     left, right = st.columns(2)
     left.download_button(
         "Download CSV",
-        frame.to_csv(index=False).encode("utf-8"),
+        csv_bytes(frame),  # formulas neutralised: a title "=HYPERLINK(...)" stays text
         file_name=f"{name}.csv",
         mime="text/csv",
         key=f"{prefix}_{name}_csv",

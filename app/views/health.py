@@ -5,6 +5,7 @@ import streamlit as st
 
 from app import data, ui
 from provenance import health
+from provenance.csv_safety import csv_bytes
 
 url = ui.page("Corpus health")
 runs = ui.runs_with_targets(url, "No run has targets yet, so no document has a value to judge.")
@@ -27,7 +28,7 @@ st.markdown("**Filter list** (one document per line):")
 left, right = st.columns(2)
 left.download_button(
     "Download filter list (CSV)",
-    summary.to_csv(index=False).encode("utf-8"),
+    csv_bytes(summary),  # formulas neutralised (provenance.csv_safety)
     file_name="negative-documents.csv",
     mime="text/csv",
     key="health_csv",

@@ -1,11 +1,15 @@
 """The CSV report: one row per shown document (contributors, then harmful ones), with its
 evidence, for spreadsheets. Comment lines (starting '#') at the top name the run, the target
-and the SHA-256 of the JSON report it was made from; the full manifest is in the JSON."""
+and the SHA-256 of the JSON report it was made from; the full manifest is in the JSON. No
+cell runs as a formula in a spreadsheet (`provenance.csv_safety.safe_cell` on every cell,
+the comment lines included)."""
 
 from __future__ import annotations
 
 import csv
 import io
+
+from provenance.csv_safety import LINE_END, safe_cell
 
 COLUMNS = [
     "section",
@@ -35,19 +39,24 @@ COLUMNS = [
 def render_csv(document: dict) -> bytes:
     report = document["report"]
     out = io.StringIO()
-    out.write(f"# provenance report of run {_one_line(report['run']['key'])}, ")
-    out.write(f"target {_one_line(report['target']['key'])}\n")
-    out.write(f"# report SHA-256 {document['sha256']}\n")
-    out.write(f"# corpus SHA-256 {report['manifest']['corpus']['sha256']}\n")
-    out.write(f"# units: {report['method']['units']}\n")
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator=LINE_END)
+    # Comment lines are CSV rows of one cell each: a comma or quote in an id stays inside it.
+    for line in (
+        f"# provenance report of run {_one_line(report['run']['key'])}",
+        f"# target {_one_line(report['target']['key'])}",
+        f"# report SHA-256 {document['sha256']}",
+        f"# corpus SHA-256 {report['manifest']['corpus']['sha256']}",
+        f"# units: {report['method']['units']}",
+    ):
+        writer.writerow([line])
     writer.writerow(COLUMNS)
     for section in ("contributors", "harmful"):
         for r in report[section]:
             ev = r["evidence"] or {}
             span = ev.get("longest_span") or {}
             writer.writerow(
-                [
+                safe_cell(cell)
+                for cell in [
                     section,
                     r["rank"],
                     _cell(r["doc_key"]),
@@ -73,6 +82,4 @@ def _one_line(text: str) -> str:
 
 
 def _cell(value: str | None) -> str:
-    # A cell starting with = + - @ is run as a formula by spreadsheets (CSV injection).
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return "" if value is None else str(value)
