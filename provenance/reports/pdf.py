@@ -1,13 +1,21 @@
 """The PDF report (fpdf2), for people: the same sections as the HTML, the charts as static
 PNG images rendered by kaleido through the system's Chromium (no network), and the report's
-SHA-256 on every page. Text uses DejaVu Sans (Debian's fonts-dejavu-core), so any Unicode in
-corpus or target text prints; without it the PDF falls back to a core font and replaces the
-characters Latin-1 cannot hold with '?'.
+SHA-256 on every page.
+
+kaleido needs a browser, and without one it waits forever. So the browser is looked up first
+(`find_browser`, fast), drawing is bounded by `CHART_SECONDS`, and when either fails the PDF is
+made without charts and says so on its first page and where the charts would be: the HTML
+report, which draws them in the reader's browser, stays complete.
+
+Text uses DejaVu Sans (Debian's fonts-dejavu-core), so any Unicode in corpus or target text
+prints; without it the PDF falls back to a core font and replaces the characters Latin-1 cannot
+hold with '?'.
 """
 
 from __future__ import annotations
 
 import io
+import threading
 import warnings
 from pathlib import Path
 
@@ -20,6 +28,12 @@ from provenance.reports.wording import evidence_words
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
 SNIPPET = 500  # characters of a document printed around its longest common span
 CHART_WIDTH, CHART_HEIGHT = 900, 420  # pixels of each chart image
+# Six charts take 3-10 s with a warm Chromium on a loaded 2-core machine; a minute means stuck.
+CHART_SECONDS = 60.0
+NO_CHARTS = (
+    "This PDF has no charts: {reason}. The HTML report of the same report has every chart; "
+    "to draw them here, install Debian's chromium (`apt-get install -y chromium`)."
+)
 
 
 class ChartExportError(ValueError):
@@ -28,11 +42,22 @@ class ChartExportError(ValueError):
 
 
 def render_pdf(document: dict, *, charts: bool = True) -> bytes:
+    """The PDF of a report envelope. With `charts`, the charts are drawn when a browser is
+    found and draws them within CHART_SECONDS; otherwise the PDF is marked chart-less."""
     report = document["report"]
+    images: list[tuple[str, bytes]] = []
+    missing = None  # why the charts are not drawn, when they were asked for
+    if charts:
+        try:
+            images = chart_images(report, timeout=CHART_SECONDS)
+        except ChartExportError as error:
+            missing = str(error)
     pdf = _Pdf(document["sha256"])
     pdf.add_page()
     pdf.heading(f"Provenance report: target {report['target']['key']}", 16)
     pdf.write_line(f"Report SHA-256: {document['sha256']}", size=8)
+    if missing:
+        pdf.write_line(NO_CHARTS.format(reason=missing), bold=True)
     pdf.heading("Target")
     if report["target"]["prompt"]:
         pdf.write_line(f"Prompt: {report['target']['prompt']}")
@@ -65,9 +90,12 @@ def render_pdf(document: dict, *, charts: bool = True) -> bytes:
                 f"{r[field]}: {r['documents']} documents, {r['specific']:+.6g}, {r['raw']:+.6g}, "
                 f"{share}, takedown {r['takedown_estimate']:+.6g}"
             )
-    if charts:
+    if missing:
         pdf.heading("Charts")
-        for caption, png in chart_images(report):
+        pdf.write_line(NO_CHARTS.format(reason=missing))
+    elif images:
+        pdf.heading("Charts")
+        for caption, png in images:
             height = pdf.epw * CHART_HEIGHT / CHART_WIDTH
             if pdf.get_y() + height + 8 > pdf.page_break_trigger:
                 pdf.add_page()  # keep a caption on the page of its chart
@@ -78,13 +106,43 @@ def render_pdf(document: dict, *, charts: bool = True) -> bytes:
     return bytes(pdf.output())
 
 
-def chart_images(report: dict) -> list[tuple[str, bytes]]:
-    """PNG bytes of every chart, through one kaleido browser session."""
-    import kaleido
+def find_browser() -> str | None:
+    """The browser kaleido would start (choreographer's own lookup), or None: no browser."""
+    from choreographer.browsers.chromium import Chromium
 
+    return Chromium.find_browser(skip_local=False)
+
+
+def chart_images(report: dict, *, timeout: float = CHART_SECONDS) -> list[tuple[str, bytes]]:
+    """PNG bytes of every chart, through one kaleido browser session; ChartExportError when no
+    browser is found or drawing takes more than `timeout` seconds (a browser that cannot start
+    makes kaleido wait forever, so the drawing runs on a daemon thread that is left behind)."""
     shown = figures(report)
     if not shown:
         return []
+    if find_browser() is None:
+        raise ChartExportError("no Chromium or Chrome browser was found for kaleido")
+    outcome: dict[str, object] = {}
+
+    def draw() -> None:
+        try:
+            outcome["images"] = _draw(shown)
+        except BaseException as error:  # handed to the caller's thread, never swallowed
+            outcome["error"] = error
+
+    worker = threading.Thread(target=draw, name="kaleido-charts", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise ChartExportError(f"the browser did not draw the charts within {timeout:g} s")
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["images"]  # type: ignore[return-value]
+
+
+def _draw(shown: list) -> list[tuple[str, bytes]]:
+    import kaleido
+
     try:
         kaleido.start_sync_server(silence_warnings=True)
     except Exception as error:  # kaleido raises its own types for a missing browser
