@@ -89,10 +89,19 @@ class Capture:
                 id(p) for m in module.modules() if id(m) in scored for p in m.parameters(False)
             ]
             missing = [n for n in own if id(getattr(module, n)) not in below]
-            if missing:
+            if not missing:
+                continue
+            if isinstance(module, nn.ParameterDict | nn.ParameterList) and "." in name:
+                # A bare container of parameters (peft's lora_embedding_A): its parent reads them.
+                parent, leaf = name.rsplit(".", 1)
+                owner = model.get_submodule(parent)
+                held = [f"{leaf}.{n}" for n in missing]
                 raise UnsupportedModuleError(
-                    _refusal(name, module, missing, unsupported_reason(module))
+                    _refusal(parent, owner, held, unsupported_reason(owner))
                 )
+            raise UnsupportedModuleError(
+                _refusal(name, module, missing, unsupported_reason(module))
+            )
         self._names = {id(p): name for name, p in model.named_parameters(remove_duplicate=False)}
         self._params = [p for p in model.parameters() if p.requires_grad]
         self._checked = False  # whether a target pass has been checked against autograd
@@ -160,13 +169,17 @@ class Capture:
         self, calls: list[Call], grads: tuple[torch.Tensor | None, ...], loose: float
     ) -> None:
         uses = uses_by_parameter(calls)
+        # Gradients that are zero in exact arithmetic (a key bias, which softmax ignores) are
+        # rounding noise on both sides: compare them at the scale of the whole gradient.
+        whole = sum(float(g.double().norm()) ** 2 for g in grads if g is not None) ** 0.5
         for param, direct in zip(self._params, grads, strict=True):
             mine = uses.get(param, [])
             accounted = torch.zeros(param.shape, dtype=torch.float64, device=param.device)
             for row in range(mine[0].n_rows if mine else 0):  # one row at a time: small memory
                 accounted += materialise_sum([u.rows(row, row + 1) for u in mine], param.shape)[0]
             truth = torch.zeros_like(accounted) if direct is None else direct.double()
-            tolerance = max(loose, _CHECK_TOLERANCE[param.dtype]) * (float(truth.norm()) + 1e-30)
+            relative = max(loose, _CHECK_TOLERANCE[param.dtype])
+            tolerance = relative * (float(truth.norm()) + 1e-3 * whole)
             if float((accounted - truth).norm()) > tolerance:
                 name = self.parameter_name(param)
                 raise UnsupportedModuleError(
@@ -189,8 +202,12 @@ class Capture:
             if not isinstance(output, torch.Tensor):
                 raise UnsupportedModuleError(
                     f"module '{name}' ({type(module).__name__}) returned "
-                    f"{type(output).__name__}, not a tensor; its rule cannot read its gradient"
+                    f"{type(output).__name__}, not a tensor, and its rule reads one tensor's "
+                    "gradient; freeze its parameters (requires_grad_(False)) or register a rule "
+                    "for it with attribution_engine.ghost.register(..., output=index)"
                 )
+            if not output.requires_grad:
+                return None  # nothing reaches the loss through this call (a no_grad side call)
             inputs = tuple(a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor))
             n, t = self._rows, self._tokens
             replaced, rows_tokens = None, None
@@ -220,9 +237,8 @@ class Capture:
             widened = tuple(a.detach().float() if a.dtype in HALF else a.detach() for a in inputs)
             call = Call(name, module, rule, widened, output, version=output._version)
             call.rows_tokens = rows_tokens
-            if output.requires_grad:
-                output.register_hook(call.store_grad)
-                self._calls.append(call)
+            output.register_hook(call.store_grad)
+            self._calls.append(call)
             if replaced is not None and isinstance(whole, tuple) and rule.output is not None:
                 return (*whole[: rule.output], replaced, *whole[rule.output + 1 :])
             return replaced

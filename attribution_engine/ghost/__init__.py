@@ -3,7 +3,13 @@
 Importing the layer modules registers their rules.
 """
 
-from attribution_engine.ghost import embedding, experts, linear, norms  # noqa: F401  (register rules)
+from attribution_engine.ghost import (  # noqa: F401  (register rules)
+    embedding,
+    experts,
+    linear,
+    norms,
+    peft_layers,
+)
 from attribution_engine.ghost.registry import GhostRule, as_tokens, register, rule_for
 from attribution_engine.ghost.strategies import Scale, parameter_values
 from attribution_engine.ghost.uses import FactoredUse, SummedUse, Use

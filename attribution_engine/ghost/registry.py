@@ -41,6 +41,7 @@ class GhostRule:
 # Keyed by "module.QualName", so a rule for a transformers class is registered without importing
 # that model's code (the Gemma family alone is a dozen modules).
 _BY_TYPE: dict[str, GhostRule] = {}
+_REFUSED: dict[str, str] = {}  # "module.QualName" -> why no rule can score it (and what to do)
 _BY_SHAPE: list[tuple[Callable[[nn.Module], bool], GhostRule]] = []
 
 
@@ -65,6 +66,12 @@ def register(
     return add
 
 
+def refuse_types(*names: str, why: str) -> None:
+    """Name classes that no rule may take (not even a shape rule), with the reason to show."""
+    for name in names:
+        _REFUSED[name] = why
+
+
 def register_shape(predicate: Callable[[nn.Module], bool]) -> Callable[[UsesFn], UsesFn]:
     """Decorator: `fn` scores any module `predicate` accepts (checked after the types)."""
 
@@ -79,6 +86,8 @@ def rule_for(module: nn.Module) -> GhostRule | None:
     """The rule for this module: its exact type's, or that of its nearest registered base class
     when the module keeps that base's forward; then the shape rules. None: no rule applies
     (`unsupported_reason` says why)."""
+    if _key(type(module)) in _REFUSED:
+        return None
     base = _registered_base(type(module))
     if base is not None and type(module).forward is base.forward:
         return _BY_TYPE[_key(base)]
@@ -91,6 +100,8 @@ def rule_for(module: nn.Module) -> GhostRule | None:
 def unsupported_reason(module: nn.Module) -> str:
     """Why no rule applies to `module` (for the capture's error message)."""
     cls = type(module)
+    if _key(cls) in _REFUSED:
+        return _REFUSED[_key(cls)]
     base = _registered_base(cls)
     if base is not None:
         return (

@@ -1,0 +1,182 @@
+"""The registry's guarantee (issue 16 item 1): a rule applies only to the class it was written for
+(or a subclass keeping that class's forward); anything else is refused by name before any step,
+leaving the model and the optimizer untouched. A parameter is scored once, where it is applied."""
+
+import re
+
+import peft
+import pytest
+import torch
+import zoo
+from checks import assert_no_hooks, assert_unchanged, seed_grads, snapshot
+from oracle import first_order, per_sample_grads, rel_err, target_grads
+from tiny_models import llama, make_batch, make_targets
+from torch import nn
+
+from attribution_engine import InRunAttributor, step_values
+from attribution_engine.errors import UnsupportedModuleError
+from attribution_engine.ghost import rule_for
+
+LR = 0.1
+
+
+class KeepsForward(nn.Linear):
+    """A subclass that adds nothing to forward: the Linear rule is exact for it."""
+
+
+class ScaledForward(nn.Linear):
+    """A subclass whose forward computes something else than nn.Linear's."""
+
+    def forward(self, x):
+        return super().forward(x) * 2.0
+
+
+class UsedTwice(nn.Module):
+    """y = mlp(x) + extra(x) + F.linear(2x, extra.weight): extra's weight is also used outside
+    its module, so its module's calls do not account for its whole gradient."""
+
+    def __init__(self, mlp: nn.Module):
+        super().__init__()
+        self.mlp, self.extra = mlp, nn.Linear(16, 16, bias=False, dtype=torch.float64)
+
+    def forward(self, x):
+        return self.mlp(x) + self.extra(x) + nn.functional.linear(2 * x, self.extra.weight)
+
+
+class ChangedInPlace(nn.Module):
+    """Scales the MLP's output (its down_proj call's output) in place, as CTRL does."""
+
+    def __init__(self, mlp: nn.Module):
+        super().__init__()
+        self.mlp = mlp
+
+    def forward(self, x):
+        return self.mlp(x).mul_(1.5)
+
+
+class Mixer(nn.Module):
+    """A module type no rule is registered for: silu(x W)."""
+
+    def __init__(self, d: int):
+        super().__init__()
+        self.mix = nn.Parameter(torch.eye(d, dtype=torch.float64))
+
+    def forward(self, x):
+        return nn.functional.silu(x @ self.mix)
+
+
+def _lm_head_as(cls: type[nn.Linear]):
+    model = llama(seed=3)
+    head = cls(16, model.lm_head.out_features, bias=False, dtype=torch.float64)
+    head.weight = model.lm_head.weight
+    model.lm_head = head
+    return model
+
+
+def _case(model):
+    batch, targets = make_batch(4, seed=31), make_targets(2, seed=32)
+    expected = first_order(LR, per_sample_grads(model, batch), target_grads(model, targets))
+    return batch, targets, expected
+
+
+def _assert_refused_before_any_step(model, pattern: list[str]):
+    """step_values and InRunAttributor.step both refuse; weights, grads, hooks and the
+    optimizer's state are as before (the optimizer has state from a plain step)."""
+    batch, targets = make_batch(4, seed=41), make_targets(2, seed=42)
+    seed_grads(model)
+    before = snapshot(model)
+    with pytest.raises(UnsupportedModuleError) as info:
+        step_values(model, batch, targets, lr=LR)
+    for words in pattern:
+        assert re.search(words, str(info.value)), f"{words!r} not in: {info.value}"
+    assert_unchanged(model, before)
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    model.zero_grad(set_to_none=True)
+    model(input_ids=batch["input_ids"]).logits.sum().backward()
+    optimizer.step()  # a plain step: the optimizer now has state to keep
+    model.zero_grad(set_to_none=True)
+    weights = {n: p.detach().clone() for n, p in model.named_parameters()}
+    state = {k: {n: v.clone() for n, v in s.items()} for k, s in optimizer.state.items()}
+    with pytest.raises(UnsupportedModuleError), InRunAttributor(model, optimizer, targets) as att:
+        att.step(batch)
+    assert_no_hooks(model, optimizer)
+    for name, p in model.named_parameters():
+        assert torch.equal(p, weights[name]), f"{name} moved"
+        assert p.grad is None, f"{name} kept a gradient"
+    for key, saved in state.items():
+        for name, value in saved.items():
+            assert torch.equal(optimizer.state[key][name], value), f"optimizer {name} changed"
+
+
+def test_subclass_keeping_forward_is_scored_exactly():
+    model = _lm_head_as(KeepsForward)
+    assert rule_for(model.lm_head) is rule_for(nn.Linear(2, 2))
+    batch, targets, expected = _case(model)
+    assert rel_err(step_values(model, batch, targets, lr=LR), expected) <= 1e-6
+
+
+def test_subclass_overriding_forward_is_refused_by_name():
+    model = _lm_head_as(ScaledForward)
+    assert rule_for(model.lm_head) is None
+    _assert_refused_before_any_step(
+        model,
+        [
+            r"module 'lm_head'",
+            r"ScaledForward",
+            r"overrides forward",
+            r"requires_grad_\(False\)",
+            r"attribution_engine\.ghost\.register",
+        ],
+    )
+
+
+def test_parameter_used_outside_its_module_is_refused_before_any_step():
+    model = llama(seed=4)
+    model.model.layers[0].mlp = UsedTwice(model.model.layers[0].mlp)
+    _assert_refused_before_any_step(
+        model, [r"model\.layers\.0\.mlp\.extra\.weight", r"functionally", r"requires_grad_"]
+    )
+
+
+def test_unknown_trainable_module_is_refused_before_any_step():
+    model = llama(seed=5)
+    model.model.layers[1].mlp.act_fn = Mixer(32)
+    _assert_refused_before_any_step(
+        model, [r"model\.layers\.1\.mlp\.act_fn", r"Mixer", r"no ghost rule is registered"]
+    )
+
+
+def test_output_changed_in_place_is_scored_exactly():
+    """The hook sees the value the module produced; the target side differentiates through it."""
+    model = llama(seed=6)
+    for layer in model.model.layers:
+        layer.mlp = ChangedInPlace(layer.mlp)
+    batch, targets, expected = _case(model)
+    for order in (1, 2):
+        values = step_values(model, batch, targets, lr=LR, order=order)
+        if order == 1:
+            assert rel_err(values, expected) <= 1e-6
+
+
+def test_attention_owning_vectors_is_refused_by_name():
+    """DiffLlama's attention owns its lambdas: not a per-feature norm, so refused, naming it."""
+    with torch.random.fork_rng():
+        model = zoo.build("diffllama")
+    batch, targets = make_batch(3, seed=51), make_targets(1, seed=52)
+    with pytest.raises(UnsupportedModuleError, match=r"self_attn.*lambda_q1.*requires_grad_"):
+        step_values(model, batch, targets, lr=LR)
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        (dict(target_modules=["embed_tokens"]), r"embed_tokens.*lora_embedding_A.*target_modules"),
+        (dict(target_modules=["q_proj"], use_dora=True), r"lora_magnitude_vector.*use_dora=False"),
+    ],
+    ids=["lora-embedding", "dora"],
+)
+def test_peft_layers_without_a_rule_are_refused_with_what_to_do(options, words):
+    model = peft.get_peft_model(llama(seed=7), peft.LoraConfig(r=2, lora_alpha=4, **options))
+    with pytest.raises(UnsupportedModuleError, match=words):
+        step_values(model, make_batch(3, seed=61), make_targets(1, seed=62), lr=LR)
