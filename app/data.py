@@ -31,6 +31,8 @@ from provenance import pending, ranking
 from provenance.jobs import JobPayload
 from provenance.jobs.roots import Roots
 from provenance.recipe import Recipe
+from provenance.serve import ENV_ALLOWED_HOSTS
+from provenance.serve import allowed_hosts as serve_hosts
 
 ENV_DATA_DIR = "PROVENANCE_DATA_DIR"
 DEFAULT_DATA_DIR = Path("provenance-data")  # the CLI's --out default
@@ -41,6 +43,14 @@ JOBS_TTL_S = 1  # job progress is watched live
 def data_dir() -> Path:
     """The data directory: runs, uploads and (by default) the SQLite ledger live there."""
     return Path(os.environ.get(ENV_DATA_DIR) or DEFAULT_DATA_DIR)
+
+
+def allowed_hosts() -> tuple[str, ...]:
+    """The Host names the pages answer to: PROVENANCE_ALLOWED_HOSTS (set by `provenance ui`),
+    else the local names on this server's port."""
+    listed = os.environ.get(ENV_ALLOWED_HOSTS, "")
+    hosts = tuple(h.strip() for h in listed.split(",") if h.strip())
+    return hosts or serve_hosts(int(st.get_option("server.port")))
 
 
 def roots() -> Roots:

@@ -2,7 +2,10 @@
 
 import streamlit as st
 
+from app import ui
+
 st.set_page_config(page_title="Provenance", layout="wide")
+ui.require_allowed_host()  # before any page: a DNS-rebinding page gets an error, no forms
 
 pages = [
     st.Page("views/overview.py", title="Overview", default=True),  # served at /

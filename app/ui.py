@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -17,6 +18,7 @@ import streamlit as st
 
 from app import data
 from provenance.csv_safety import csv_bytes
+from provenance.serve import host_allowed
 
 # Remembered across pages, so the run and target chosen on one page stay chosen on the next.
 RUN_STATE = "selected_run"
@@ -34,6 +36,29 @@ VALUE_WORDS = (
     "specific value and shares the target's words comes first); the values never change with "
     "the order."
 )
+
+
+def require_allowed_host() -> None:
+    """Stop the script unless the browser's Host header is on the server's allow-list
+    (provenance/serve.py): a DNS-rebinding page, served under its own name from 127.0.0.1,
+    gets this error instead of the forms. Without a browser request (AppTest, a bare script
+    run) there is no Host to check."""
+    headers = _request_headers()
+    if not headers:
+        return
+    allowed = data.allowed_hosts()
+    host = headers.get("Host")
+    if not host_allowed(host, allowed):
+        error(
+            f"This server answers only to {', '.join(allowed)}, not to the host name "
+            f"{host!r}. Open it at one of those, or start it with `provenance ui "
+            "--allowed-host NAME` when a proxy forwards that name."
+        )
+        st.stop()
+
+
+def _request_headers() -> Mapping[str, str]:
+    return st.context.headers
 
 
 def page(title: str) -> str:

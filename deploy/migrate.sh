@@ -4,7 +4,15 @@
 # at every `docker compose up`, and the worker and UI start only after it succeeded.
 set -eu
 provenance db upgrade
-PGPASSWORD="$(cat "$PROVENANCE_DB_PASSWORD_FILE")" psql -v ON_ERROR_STOP=1 --quiet \
+# psql reads the owner's password from a pgpass file made here (mode 600, removed on exit), never
+# from PGPASSWORD (readable in /proc/PID/environ and inherited by every child) or the command
+# line. The secret is a token_urlsafe string (deploy/setup.sh): no ':' or '\' to escape.
+umask 077
+pgpass="$(mktemp)"
+trap 'rm -f "$pgpass"' EXIT
+printf '%s:*:%s:provenance_owner:%s\n' "$PGHOST" "$PGDATABASE" \
+    "$(cat "$PROVENANCE_DB_PASSWORD_FILE")" > "$pgpass"
+PGPASSFILE="$pgpass" psql -v ON_ERROR_STOP=1 --quiet --no-password \
     --host "$PGHOST" --username provenance_owner --dbname "$PGDATABASE" \
-    --file /app/deploy/grants.sql
+    --file "$(dirname "$0")/grants.sql"
 echo "ledger migrated; privileges granted"

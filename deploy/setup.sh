@@ -15,6 +15,14 @@ for name in db_admin_password db_owner_password db_writer_password db_ui_passwor
         echo "created $file"
     fi
 done
+# The UI's first login (deploy/Caddyfile): the password in a 600 file for the operator to pass
+# on, only its bcrypt hash in the secret the proxy reads.
+if [ ! -s secrets/ui_users.txt ]; then
+    (umask 077 && python3 -c "import secrets; print(secrets.token_urlsafe(18))" > secrets/ui_admin_password.txt)
+    hash="$(docker run --rm -i caddy:2 caddy hash-password < secrets/ui_admin_password.txt)"
+    (umask 022 && echo "admin $hash" > secrets/ui_users.txt)
+    echo "created the UI login 'admin'; its password is in secrets/ui_admin_password.txt"
+fi
 docker compose up --detach --build
 port="${PROVENANCE_UI_PORT:-8501}"
 echo "waiting for the migrations and the UI (first build: several minutes)..."
@@ -28,4 +36,4 @@ until python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.
     fi
     sleep 2
 done
-echo "UI: http://127.0.0.1:${PROVENANCE_UI_PORT:-8501}   ledger: 127.0.0.1:5432 (database provenance)"
+echo "UI for the team: https://${PROVENANCE_SITE:-localhost:8443} (login admin)   on this machine: http://127.0.0.1:$port   ledger: 127.0.0.1:5432 (database provenance)"

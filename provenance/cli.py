@@ -181,6 +181,14 @@ def _parser() -> argparse.ArgumentParser:
     ui.add_argument("--port", type=int, default=8501)
     ui.add_argument("--out", type=Path, default=DEFAULT_OUT, help="data directory")
     ui.add_argument("--db", help="ledger URL (default PROVENANCE_DB_URL, else SQLite in --out)")
+    ui.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME[:PORT]",
+        help="a Host name the pages also answer to (a proxy that keeps the Host header); "
+        "127.0.0.1 and localhost on --port always",
+    )
     ui.set_defaults(handler=_ui)
     return parser
 
@@ -343,6 +351,7 @@ def _worker(args: argparse.Namespace) -> None:
     from provenance.jobs.handlers import handlers
     from provenance.worker import run_worker
 
+    _no_password_in_argv(args)
     factory = _ledger(args)
     worker_id = f"{socket.gethostname()}:{os.getpid()}"
     done = run_worker(
@@ -354,6 +363,20 @@ def _worker(args: argparse.Namespace) -> None:
         once=args.once,
     )
     print(f"{worker_id}: {done} job(s) finished")
+
+
+def _no_password_in_argv(args: argparse.Namespace) -> None:
+    """Long-running commands (worker, ui) refuse a password in --db: a command line stays
+    readable in the process list (ps, /proc/PID/cmdline) by every user for the process's life."""
+    from sqlalchemy.engine import make_url
+
+    if args.db and make_url(args.db).password is not None:
+        raise ValueError(
+            "--db carries a password, which every user of this machine can read in the process "
+            f"list for as long as `provenance {args.command}` runs; give the URL without it and "
+            "the password in a file: PROVENANCE_DB_URL=postgresql+psycopg://USER@HOST/DB "
+            "PROVENANCE_DB_PASSWORD_FILE=/path/to/file (docs/deployment.md)"
+        )
 
 
 def _ledger_url(args: argparse.Namespace) -> str:
@@ -446,13 +469,14 @@ def _ui(args: argparse.Namespace) -> None:
     from db.session import make_engine, url_from_environment
     from provenance.serve import serve
 
+    _no_password_in_argv(args)
     # Refuse an out-of-date ledger here, before the server starts; a new one gets the schema.
     url = args.db or url_from_environment(os.environ, args.out)
     engine = make_engine(url)
     if current_revision(engine) is not None:
         check_schema(engine)
     engine.dispose()
-    serve(args.out, args.port, db_url=args.db)
+    serve(args.out, args.port, db_url=args.db, extra_hosts=args.allowed_host)
 
 
 def _report(args: argparse.Namespace) -> None:

@@ -25,13 +25,13 @@ def _secret_path(service: dict, name: str) -> str:
 
 
 def test_services_and_secrets_are_declared():
-    assert set(SERVICES) == {"db", "migrate", "worker", "ui"}
+    assert set(SERVICES) == {"db", "migrate", "worker", "ui", "proxy"}
     declared = COMPOSE["secrets"]
     for name, secret in declared.items():
         assert secret["file"].startswith("./secrets/"), name  # git-ignored, made by setup.sh
     assert "secrets/" in (ROOT / ".gitignore").read_text().split()
     setup = (ROOT / "deploy" / "setup.sh").read_text()
-    made = set(re.findall(r"\b(db_\w+_password)\b", setup))
+    made = set(re.findall(r"\b(db_\w+_password|ui_users)\b", setup))
     assert made == set(declared), "deploy/setup.sh must create every declared secret file"
     for service in SERVICES.values():
         assert set(service.get("secrets", [])) <= set(declared)
@@ -51,7 +51,11 @@ def test_ports_are_bound_to_loopback_only():
         for port in service.get("ports", []):
             assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
             published += 1
-        if service.get("network_mode") == "host":
+        if service.get("network_mode") == "host" and name == "proxy":
+            # The one way in from the network, behind a login for every request
+            # (tests/security/test_server_host.py checks deploy/Caddyfile).
+            assert "basic_auth" in (ROOT / "deploy" / "Caddyfile").read_text()
+        elif service.get("network_mode") == "host":
             # Host networking publishes whatever the process binds: `provenance ui` binds
             # 127.0.0.1 only (provenance/serve.py).
             assert name == "ui"
@@ -106,7 +110,7 @@ def test_migrations_run_once_before_worker_and_ui():
     script = ROOT / migrate["entrypoint"][0].removeprefix("/app/")
     assert os.access(script, os.X_OK)
     text = script.read_text()
-    assert "provenance db upgrade" in text and "/app/deploy/grants.sql" in text
+    assert "provenance db upgrade" in text and '"$(dirname "$0")/grants.sql"' in text
     for name in ("worker", "ui"):
         needs = SERVICES[name]["depends_on"]
         assert needs["migrate"]["condition"] == "service_completed_successfully"

@@ -106,8 +106,15 @@ def test_password_never_in_worker_or_cli_process_output(
     trained = run_cli([a for a in train_args(corpus_file, targets_file, out, url, 4, 2)])
     assert trained.returncode == 0, trained.stderr[-2000:]
     factory = open_ledger(fresh_pg_url)
-    enqueue(factory, TrainJob(corpus_path=corpus_file, config=TrainConfig(steps=4)))
-    worker = run_cli(["worker", "--once", "--db", url, "--out", str(out)])
+    (out / "corpora").mkdir(parents=True, exist_ok=True)  # jobs read only this folder
+    (out / "corpora" / corpus_file.name).write_bytes(corpus_file.read_bytes())
+    enqueue(factory, TrainJob(corpus_path=Path(corpus_file.name), config=TrainConfig(steps=4)))
+    password_file = tmp_path / "password"  # a worker never takes a password in argv
+    password_file.write_text(secret)
+    worker = run_cli(
+        ["worker", "--once", "--out", str(out)],
+        env={"PROVENANCE_DB_URL": fresh_pg_url, "PROVENANCE_DB_PASSWORD_FILE": str(password_file)},
+    )
     assert worker.returncode == 0, worker.stderr[-2000:]
     bad = run_cli(["db", "check", "--db", url.replace(":5432/", ":1/")])
     assert bad.returncode != 0
@@ -115,7 +122,79 @@ def test_password_never_in_worker_or_cli_process_output(
     assert env.returncode == 0, env.stderr[-2000:]
     for done in (trained, worker, bad, env):
         assert secret not in done.stdout and secret not in done.stderr
-    assert _files_containing(tmp_path, secret) == []
+    assert _files_containing(tmp_path, secret) == [str(password_file)]
     assert secret not in _ledger_dump(fresh_pg_url)
     with pg_admin.connect() as connection:  # nothing in the server's view of the sessions
         assert secret not in repr(connection.execute(text("SELECT * FROM pg_stat_activity")).all())
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 18 item 12: no password in the environment, the command line or the server's log.
+
+
+@pytest.mark.parametrize("command", ["worker", "ui"])
+def test_long_running_commands_refuse_a_password_in_argv(command, capsys):
+    secret = _password()
+    url = f"postgresql+psycopg://provenance_writer:{secret}@127.0.0.1:1/provenance"
+    assert _main(command, "--db", url) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "PROVENANCE_DB_PASSWORD_FILE" in err
+    assert secret not in err
+
+
+def test_migrate_never_puts_the_password_in_the_environment(pg_admin, pg_database_url, tmp_path):
+    """deploy/migrate.sh on a scratch database set up as docker-compose does: psql gets the
+    owner's password from a pgpass file it removes afterwards, never from PGPASSWORD."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    script = root / "deploy" / "migrate.sh"
+    code = [line for line in script.read_text().splitlines() if not line.startswith("#")]
+    assert not [line for line in code if "PGPASSWORD" in line]
+    name = f"provenance_migrate_{uuid.uuid4().hex[:10]}"
+    with pg_admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        import psycopg
+
+        admin = pg_database_url(name, "postgres").replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(admin, autocommit=True) as connection:
+            roles = root / "deploy" / "postgres-init" / "10-roles.sql"
+            connection.execute(roles.read_text().encode())
+        password_file = tmp_path / "owner_password"
+        password_file.write_text(_password() + "\n")
+        scratch = tmp_path / "tmp"
+        scratch.mkdir()
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("PG", "PROVENANCE_"))},
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "PROVENANCE_DB_URL": pg_database_url(name, "provenance_owner"),
+            "PROVENANCE_DB_PASSWORD_FILE": str(password_file),
+            "PGHOST": "127.0.0.1",
+            "PGDATABASE": name,
+            "TMPDIR": str(scratch),
+        }
+        done = subprocess.run(
+            ["sh", str(script)], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert list(scratch.iterdir()) == []  # the pgpass file is gone
+        with psycopg.connect(admin, autocommit=True) as connection:
+            can_delete = connection.execute(
+                "SELECT has_table_privilege('provenance_ui', 'evidence', 'DELETE')"
+            ).fetchone()[0]
+        assert can_delete is False  # grants.sql ran
+    finally:
+        with pg_admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_role_passwords_are_never_written_to_the_server_log():
+    """20-passwords.sql turns statement logging off for its session before any ALTER ROLE."""
+    root = Path(__file__).resolve().parents[2]
+    sql = (root / "deploy" / "postgres-init" / "20-passwords.sql").read_text()
+    first_alter = sql.index("\nALTER ROLE")
+    for setting in ("log_statement = 'none'", "log_min_duration_statement = -1"):
+        assert -1 < sql.find(setting) < first_alter, setting
