@@ -254,7 +254,7 @@ def _refusal(name: str, module: nn.Module, params: list[str], why: str) -> str:
         f"{params} that the engine cannot score exactly: {why}. Freeze them "
         f"(model.get_submodule('{name}').requires_grad_(False)), or register a rule for "
         f"{cls.__name__} with attribution_engine.ghost.register (attribution_engine/README.md, "
-        "'Adding a rule')"
+        "'Adding a module type')"
     )
 
 

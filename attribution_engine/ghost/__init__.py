@@ -10,7 +10,13 @@ from attribution_engine.ghost import (  # noqa: F401  (register rules)
     norms,
     peft_layers,
 )
-from attribution_engine.ghost.registry import GhostRule, as_tokens, register, rule_for
+from attribution_engine.ghost.registry import (
+    GhostRule,
+    as_tokens,
+    refuse_types,
+    register,
+    rule_for,
+)
 from attribution_engine.ghost.strategies import Scale, parameter_values
 from attribution_engine.ghost.uses import FactoredUse, SummedUse, Use
 
@@ -22,6 +28,7 @@ __all__ = [
     "Use",
     "as_tokens",
     "parameter_values",
+    "refuse_types",
     "register",
     "rule_for",
 ]
