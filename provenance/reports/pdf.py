@@ -41,6 +41,21 @@ class ChartExportError(ValueError):
     CLI reports it as a fixable problem (an install, or --format html) rather than a crash."""
 
 
+# Characters of the target (and of its prompt) a PDF prints. FPDF lays text out line by line:
+# a 1 MB target took 46 s and a 20 MB one about 15 minutes, inside the UI server. Beyond this
+# the PDF says how much it left out; the JSON and HTML reports hold the whole text.
+MAX_PDF_TARGET_CHARS = 20_000
+
+
+def _clipped(text: str) -> str:
+    if len(text) <= MAX_PDF_TARGET_CHARS:
+        return text
+    return (
+        f"{text[:MAX_PDF_TARGET_CHARS]}\n[... the PDF shows the first {MAX_PDF_TARGET_CHARS:,} "
+        f"of {len(text):,} characters; the JSON and HTML reports hold the whole text]"
+    )
+
+
 def render_pdf(document: dict, *, charts: bool = True) -> bytes:
     """The PDF of a report envelope. With `charts`, the charts are drawn when a browser is
     found and draws them within CHART_SECONDS; otherwise the PDF is marked chart-less."""
@@ -60,8 +75,8 @@ def render_pdf(document: dict, *, charts: bool = True) -> bytes:
         pdf.write_line(NO_CHARTS.format(reason=missing), bold=True)
     pdf.heading("Target")
     if report["target"]["prompt"]:
-        pdf.write_line(f"Prompt: {report['target']['prompt']}")
-    pdf.write_line(report["target"]["text"])
+        pdf.write_line(f"Prompt: {_clipped(report['target']['prompt'])}")
+    pdf.write_line(_clipped(report["target"]["text"]))
     if report["target"].get("source_flag"):
         pdf.write_line(f"Warning: this target {report['target']['source_flag']}")
     pdf.heading("Model and run")
