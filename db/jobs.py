@@ -1,8 +1,9 @@
 """The job queue: the UI enqueues, `provenance worker` claims, heartbeats and finishes.
 
 A job is queued, then running under a lease (`lease_owner`, `lease_expires`), then done or
-failed. A worker keeps its lease alive with `heartbeat`; a worker that crashes stops
-heartbeating, its lease expires, and the next `claim` takes the job over. Every write checks
+failed. A worker keeps its lease alive with `renew` (a heartbeat thread, independent of the
+job's progress) and records progress with `heartbeat`; a worker that crashes stops renewing,
+its lease expires, and the next `claim` takes the job over. Every write checks
 the lease owner in its WHERE clause, so a worker whose job was taken over gets `LeaseLost`
 instead of overwriting the new owner's progress.
 

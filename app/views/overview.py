@@ -12,8 +12,9 @@ if totals.runs == 0 and totals.jobs_open == 0:
     st.markdown(
         "1. **Try the demo**: `make demo` (or `provenance demo`) trains a small model on the "
         "State of the Union corpus with attribution and fills this ledger.\n"
-        "2. **Train on your corpus**: open **Runs**, give a JSONL/CSV corpus file, and queue a "
-        "training run; start a worker with `provenance worker` to execute it.\n"
+        "2. **Train on your corpus**: open **Runs**, upload a JSONL/CSV corpus (or choose one "
+        "from the data directory's corpora folder), and queue a training run; start a worker "
+        "with `provenance worker` to execute it.\n"
         "3. **Then** add the texts you want explained on **Targets** and browse the documents "
         "that made them on **Attribution**."
     )
