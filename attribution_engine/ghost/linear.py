@@ -18,7 +18,12 @@ def _bias(module: nn.Module, grad: torch.Tensor) -> dict[str, Use]:
     return {} if module.bias is None else {"bias": SummedUse(grad.sum(dim=1))}
 
 
-@register(nn.Linear, params=("weight", "bias"))
+# Subclasses that override forward with the same math, x W^T + b (tests/attribution_engine/
+# test_registry.py reads each forward's source).
+LINEAR_EQUIVALENTS = ("transformers.models.falcon.modeling_falcon.FalconLinear",)
+
+
+@register(nn.Linear, *LINEAR_EQUIVALENTS, params=("weight", "bias"))
 def linear_uses(module: nn.Module, inputs: tuple[torch.Tensor, ...], grad: torch.Tensor):
     n = grad.shape[0]
     a, b = as_tokens(inputs[0], n), as_tokens(grad, n)  # N x T x d_in, N x T x d_out

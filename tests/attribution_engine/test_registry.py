@@ -2,6 +2,8 @@
 (or a subclass keeping that class's forward); anything else is refused by name before any step,
 leaving the model and the optimizer untouched. A parameter is scored once, where it is applied."""
 
+import importlib
+import inspect
 import re
 
 import peft
@@ -16,6 +18,7 @@ from torch import nn
 from attribution_engine import InRunAttributor, step_values
 from attribution_engine.errors import UnsupportedModuleError
 from attribution_engine.ghost import rule_for
+from attribution_engine.ghost.linear import LINEAR_EQUIVALENTS
 
 LR = 0.1
 
@@ -114,6 +117,13 @@ def test_subclass_keeping_forward_is_scored_exactly():
     assert rule_for(model.lm_head) is rule_for(nn.Linear(2, 2))
     batch, targets, expected = _case(model)
     assert rel_err(step_values(model, batch, targets, lr=LR), expected) <= 1e-6
+
+
+@pytest.mark.parametrize("name", LINEAR_EQUIVALENTS)
+def test_linear_equivalent_forward_is_what_the_rule_assumes(name):
+    module, _, cls = name.rpartition(".")
+    source = inspect.getsource(getattr(importlib.import_module(module), cls).forward)
+    assert "input @ self.weight.T" in source and "hidden_states + self.bias" in source, source
 
 
 def test_subclass_overriding_forward_is_refused_by_name():
