@@ -69,8 +69,8 @@ def verify(
         return checks
     try:
         return checks + _content_checks(document, factory, corpus, run_dir, runs_root)
-    except (KeyError, TypeError, AttributeError, IndexError) as error:
-        return [*checks, Check("report", False, f"malformed report ({error!r}): altered")]
+    except (KeyError, TypeError, AttributeError, IndexError, RecursionError) as error:
+        return [*checks, Check("report", False, f"malformed report ({error!r:.200}): altered")]
 
 
 def _content_checks(document, factory, corpus, run_dir, runs_root) -> list[Check]:
