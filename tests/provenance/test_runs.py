@@ -64,8 +64,18 @@ def test_verbatim_copy_ranks_its_source_first(corpus, tmp_path, capsys):
         assert r["raw_value"] == pytest.approx(raw[r["doc_id"]], rel=1e-12, abs=1e-15)
         assert r["value"] == pytest.approx(specific[r["doc_id"]], rel=1e-9, abs=1e-12)
         assert r["share"] == pytest.approx(max(r["value"], 0) / positive, rel=1e-9)
+        # The default order lists contributors only, each with its rank by specific value.
+        assert r["value"] > 0
+        higher = [d for d, v in specific.items() if v > r["value"] and d != r["doc_id"]]
+        assert r["rank_by_value"] == 1 + len(higher)
+    # The specific-value order is the plain sort of the recomputed values.
+    cli.main(
+        ["top", "--run", run_id, "--target", "copy", "--json", "--out", str(out)]
+        + ["--by", "specific"]
+    )
+    by_value = json.loads(capsys.readouterr().out)
     assert sorted(specific.values(), reverse=True)[:10] == pytest.approx(
-        [r["value"] for r in ranked], rel=1e-9
+        [r["value"] for r in by_value], rel=1e-9
     )
 
 
