@@ -211,7 +211,9 @@ class Capture:
             inputs = tuple(a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor))
             n, t = self._rows, self._tokens
             replaced, rows_tokens = None, None
-            if output.shape[0] == n:
+            if rule.rowless:
+                output = replaced = output.unsqueeze(0).expand(n, *output.shape)
+            elif output.shape[0] == n:
                 pass
             elif t > 1 and output.shape[0] == n * t:
                 # Flattened tokens (OPT runs its FFN on [N*T, d]): rows first again, as views.

@@ -68,6 +68,16 @@ RANGE_POSITION_TABLES = tuple(
     )
 )
 
+# forward(input_shape, cache_length=0, position_ids=None) -> [T, d]: rows 0..T-1 of the table,
+# with no row dimension (registered rowless: the capture expands it to one copy per row).
+ROWLESS_POSITION_TABLES = (
+    f"{_MODELS}.blenderbot.modeling_blenderbot.BlenderbotLearnedPositionalEmbedding",
+    f"{_MODELS}.blenderbot_small.modeling_blenderbot_small.BlenderbotSmallLearnedPositionalEmbedding",
+)
+# forward(input_ids, cache_length=0, position_ids=None): weight[position_ids], which Whisper's
+# decoder always passes as [N, T] (without them it returns a rowless [T, d] slice: refused).
+GIVEN_POSITION_TABLES = (f"{_MODELS}.whisper.modeling_whisper.WhisperPositionalEmbedding",)
+
 
 def _refuse(module: nn.Module) -> str | None:
     if module.max_norm is not None:
@@ -135,3 +145,31 @@ def range_position_uses(module: nn.Module, inputs: tuple[torch.Tensor, ...], gra
             "Pass position_ids of shape [T], or none"
         )
     return _lookup_uses(module, positions + module.offset, grad)
+
+
+@register(*ROWLESS_POSITION_TABLES, params=("weight",), refuse=_refuse, rowless=True)
+def rowless_position_uses(module: nn.Module, inputs: tuple[torch.Tensor, ...], grad: torch.Tensor):
+    """Every row reads rows 0..T-1 of the table (no cache), or the position_ids [T] given;
+    grad arrives as [N, T, d]."""
+    n, t = grad.shape[:2]
+    if not inputs:
+        return _lookup_uses(module, torch.arange(t, device=grad.device).expand(n, t), grad)
+    if inputs[0].dim() != 1:
+        raise UnsupportedModuleError(
+            f"{type(module).__name__} got position_ids of shape {tuple(inputs[0].shape)}; it "
+            "is registered for one [T] table shared by every row. Pass position_ids of shape "
+            "[T], or none"
+        )
+    return _lookup_uses(module, inputs[0].expand(n, t), grad)
+
+
+@register(*GIVEN_POSITION_TABLES, params=("weight",), refuse=_refuse)
+def given_position_uses(module: nn.Module, inputs: tuple[torch.Tensor, ...], grad: torch.Tensor):
+    """Inputs (input_ids, position_ids [N, T]): row n reads weight[position_ids[n]]."""
+    if len(inputs) < 2 or inputs[1].dim() != 2:
+        raise UnsupportedModuleError(
+            f"{type(module).__name__} was called without per-row position_ids [N, T], so it "
+            "returned one [T, d] slice for every row, which has no per-row rule here; call the "
+            "decoder the way the model's own forward does (it passes position_ids)"
+        )
+    return _lookup_uses(module, inputs[1], grad)

@@ -33,6 +33,9 @@ class GhostRule:
     # For a module that returns a tuple: the element whose gradient the rule reads (a router's
     # logits, through which every path from its weight to the loss runs). None: a tensor.
     output: int | None = None
+    # The output has no row dimension ([T, ...], one table for every row: Whisper's positions);
+    # the capture hands on one copy per row, [N, T, ...], so each row's gradient stays apart.
+    rowless: bool = False
 
     def covers(self, name: str) -> bool:
         return self.params is None or name in self.params
@@ -50,15 +53,16 @@ def register(
     params: tuple[str, ...],
     refuse: Callable[[nn.Module], str | None] | None = None,
     output: int | None = None,
+    rowless: bool = False,
 ) -> Callable[[UsesFn], UsesFn]:
     """Decorator: `fn` scores calls of modules of exactly these types (and of subclasses that
     keep the type's own forward). A type may be given as its "module.QualName" string.
     `output`: for modules returning a tuple, the index of the element `fn` gets the gradient of."""
 
     def add(fn: UsesFn) -> UsesFn:
-        rule = GhostRule(fn, params, output=output)
+        rule = GhostRule(fn, params, output=output, rowless=rowless)
         if refuse is not None:
-            rule = GhostRule(fn, params, refuse, output)
+            rule = GhostRule(fn, params, refuse, output, rowless)
         for module_type in types:
             _BY_TYPE[module_type if isinstance(module_type, str) else _key(module_type)] = rule
         return fn

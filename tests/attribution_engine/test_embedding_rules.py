@@ -1,6 +1,7 @@
 """Embedding subclasses (issue 16 items 2-3): scaled word embeddings (Gemma family, XGLM) and
-learned position tables that take positions, not ids (OPT with its offset, BioGPT, Bart family),
-plus calls on flattened [B*T, d] tokens (OPT's FFN and final LayerNorm), against the oracle."""
+learned position tables that take positions, not ids (OPT with its offset, BioGPT, the Bart
+family, Whisper; Blenderbot's rowless [T, d] table), plus calls on flattened [B*T, d] tokens
+(OPT's FFN and final LayerNorm), against the oracle."""
 
 import importlib
 import inspect
@@ -14,8 +15,10 @@ from tiny_models import make_batch, make_targets
 
 from attribution_engine import step_values
 from attribution_engine.ghost.embedding import (
+    GIVEN_POSITION_TABLES,
     MASK_POSITION_TABLES,
     RANGE_POSITION_TABLES,
+    ROWLESS_POSITION_TABLES,
     SCALED_WORD_EMBEDDINGS,
 )
 
@@ -45,9 +48,23 @@ def test_position_table_forward_is_what_the_rule_assumes(name):
         assert "torch.arange(" in source and "position_ids.unsqueeze(0)" in source, source
 
 
+@pytest.mark.parametrize("name", ROWLESS_POSITION_TABLES)
+def test_rowless_table_forward_is_what_the_rule_assumes(name):
+    source = inspect.getsource(_class(name).forward)
+    assert "return super().forward(position_ids)" in source, source
+    assert "torch.arange(" in source and "expand" not in source, source  # [T]: no row axis
+
+
+@pytest.mark.parametrize("name", GIVEN_POSITION_TABLES)
+def test_given_position_table_forward_is_what_the_rule_assumes(name):
+    assert "return self.weight[position_ids]" in inspect.getsource(_class(name).forward)
+
+
 @pytest.mark.parametrize("strategy", STRATEGIES, ids=lambda s: s.name)
 @pytest.mark.parametrize("n_targets", [1, 3])
-@pytest.mark.parametrize("model_type", ["gemma", "gemma2", "xglm", "opt", "biogpt", "bart"])
+@pytest.mark.parametrize(
+    "model_type", ["gemma", "gemma2", "xglm", "opt", "biogpt", "bart", "blenderbot", "whisper"]
+)
 def test_first_order_matches_oracle(model_type, n_targets, strategy):
     previous = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)  # XGLM builds its mask fill in the default dtype
