@@ -8,15 +8,21 @@ FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 .PHONY: demo test test-all test-gpu lint bench fidelity reliability
 
 $(VENV)/.installed: requirements.txt pyproject.toml
+	@echo "setting up $(VENV): first run, or requirements.txt / pyproject.toml changed since"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet $(FIND_LINKS) -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-# The demo ends by serving the UI on the demo's ledger (Ctrl-C stops it).
+# The demo ends by serving the UI on the demo's ledger (Ctrl-C stops it). Run again, it reuses
+# the venv, the corpus and the finished runs, and resumes a run that Ctrl-C interrupted. It stops
+# first, with the URL, when a UI (another demo's) already holds the port.
+DEMO_PORT := 8501
 demo: $(VENV)/.installed
+	@echo "venv $(VENV): ready, installed $$(date -r $(VENV)/.installed '+%F %T') (reused; rm -rf $(VENV) reinstalls)"
+	@$(PY) -m provenance.ports $(DEMO_PORT)
 	$(VENV)/bin/provenance demo --out provenance-data
-	$(VENV)/bin/provenance ui --out provenance-data
+	$(VENV)/bin/provenance ui --out provenance-data --port $(DEMO_PORT)
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

@@ -44,13 +44,17 @@ def generate(
     seed: int = 0,
     temperature: float = 1.0,
     top_k: int = 50,
+    greedy: bool = False,
 ) -> list[Generation]:
     """`n` sampled completions per prompt, prompt-major: [p0 s0, p0 s1, ..., p1 s0, ...].
 
-    Sampling is top-k at `temperature`, stopping at eos or after `max_new_tokens` new tokens,
-    clipped so that prompt + completion fit the model's context. An empty prompt starts from
-    the bos token (eos when there is none). The model's own generation defaults are ignored; the
-    caller's global RNG state and the train/eval flags of every submodule are restored.
+    Sampling is top-k at `temperature`; `greedy` takes the most likely token at every position
+    instead (temperature and top_k are then unused, and all `n` samples are the same text: what
+    a model has memorised shows here first). Generation stops at eos or after `max_new_tokens`
+    new tokens, clipped so that prompt + completion fit the model's context. An empty prompt
+    starts from the bos token (eos when there is none). The model's own generation defaults are
+    ignored; the caller's global RNG state and the train/eval flags of every submodule are
+    restored.
     """
     if n < 1 or max_new_tokens < 1 or top_k < 1:
         raise ValueError(
@@ -88,12 +92,11 @@ def generate(
                     f"context of {limit}; shorten the prompt to at most {limit - 1} tokens"
                 )
             new_tokens = min(max_new_tokens, limit - len(ids))
+        sampling = {"temperature": temperature, "top_k": top_k, "top_p": 1.0}
         config = GenerationConfig(
-            do_sample=True,
+            do_sample=not greedy,
             max_new_tokens=new_tokens,
-            temperature=temperature,
-            top_k=top_k,
-            top_p=1.0,
+            **({} if greedy else sampling),
             pad_token_id=pad,
             eos_token_id=eos,
             bos_token_id=start,
