@@ -1,11 +1,47 @@
-"""Overview: what the ledger holds, jobs with live progress, and a first-use path."""
+"""Overview: the demo's story when there is one, what the ledger holds, jobs with live
+progress, and a first-use path."""
 
+import pandas as pd
 import streamlit as st
 
 from app import data, jobs_view, ui
+from provenance.demo_story import read_story
 
 url = ui.page("Overview")
 totals = data.totals(url)
+
+story = read_story(data.data_dir())
+if story:
+    st.subheader("Start here: what the demo's model wrote, and where it came from")
+    st.markdown(
+        "The demo trained a small model on State of the Union paragraphs and on a few "
+        "registered works that occur many times, then asked it to continue three prompts. "
+        "For each output, the training document the product puts first, its share of the "
+        "positive value and the longest run of words the two share:"
+    )
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "output": [item.target_key for item in story],
+                "what happened": [item.kind for item in story],
+                "prompt": [item.prompt for item in story],
+                "generated text": [item.text for item in story],
+                "leading source": [item.title for item in story],
+                "document": [item.doc_key for item in story],
+                "share": [item.share for item in story],
+                "shared words": [item.span_words for item in story],
+            }
+        ),
+        hide_index=True,
+        column_config={"share": st.column_config.NumberColumn(format="percent")},
+    )
+    for item in story:
+        left, right = st.columns([4, 1])
+        left.text(item.sentence)
+        if right.button("Open its attribution", key=f"overview_open_{item.target_key}"):
+            st.session_state[ui.RUN_STATE] = item.run_key
+            st.session_state[ui.TARGET_STATE] = item.target_key
+            st.switch_page("views/attribution.py")
 
 if totals.runs == 0 and totals.jobs_open == 0:
     st.info("The ledger is empty. Three ways to get a first answer:")
