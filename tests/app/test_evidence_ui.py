@@ -147,8 +147,9 @@ def test_attribution_evidence_scatter_and_highlights(seeded: str) -> None:
     assert top.loc[KNOWN_TOP, "label"] == "verbatim"
     assert top.loc[KNOWN_TOP, "span_words"] == 14  # the whole target, word for word
     assert top.loc[KNOWN_TOP, "similarity"] == pytest.approx(1.0, abs=1e-3)
-    assert top.loc["doc-noise", "label"] == "diffuse"
-    assert tables(at)[1]["label"].tolist() == ["diffuse"]
+    assert "doc-noise" not in top.index  # negative: harmful, never a listed contributor
+    harmful = tables(at)[1]
+    assert harmful["doc_key"].tolist() == ["doc-noise"] and harmful["label"].tolist() == ["diffuse"]
     assert not any(b.key == "attribution_evidence" for b in at.button)  # all computed
 
     # The scatter is drawn from the evidence (one more chart, titled as figures.py names it).
@@ -157,7 +158,8 @@ def test_attribution_evidence_scatter_and_highlights(seeded: str) -> None:
     scatter = next(
         s for s in specs if s["layout"]["title"]["text"] == "Value vs semantic similarity"
     )
-    assert sorted(scatter["data"][0]["hovertext"]) == sorted(top.index)  # x, y are binary
+    shown = sorted([*top.index, "doc-noise"])  # x, y are binary
+    assert sorted(scatter["data"][0]["hovertext"]) == shown
 
     # Detail of the top document: the target's copied run is highlighted on both sides.
     document_html, target_html = (h.proto.body for h in at.get("html"))

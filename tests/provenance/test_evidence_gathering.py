@@ -46,18 +46,24 @@ def _record(doc_key: str, label: str, similarity: float) -> EvidenceRecord:
     return EvidenceRecord(doc_key, label, 3, 0, 10, 5, 15, 0.25, similarity, 1.5, {"target": []})
 
 
-def test_evidence_rows_replace_and_reads_keep_to_their_version(factory):
+def test_evidence_rows_are_kept_within_a_version_and_reads_keep_to_their_version(factory):
     with session_scope(factory) as session:
-        write_evidence(session, "run", "t", "v1", [_record("a", "verbatim", 0.9)])
-        write_evidence(session, "run", "t", "v1", [_record("a", "diffuse", 0.1 + 2**-40)])
+        write_evidence(session, "run", "t", "v1", [_record("a", "verbatim", 0.9 + 2**-40)])
+        # Same version: the stored row stays (evidence is deterministic; nothing rewrites it).
+        write_evidence(session, "run", "t", "v1", [_record("a", "diffuse", 0.1)])
         write_evidence(session, "run", "t", "v2", [_record("b", "paraphrase", 0.7)])
     with session_scope(factory) as session:
         v1 = read_evidence(session, "run", "t", "v1")
-        assert list(v1) == ["a"] and v1["a"] == _record("a", "diffuse", 0.1 + 2**-40)
+        assert list(v1) == ["a"] and v1["a"] == _record("a", "verbatim", 0.9 + 2**-40)
         assert list(read_evidence(session, "run", "t", "v2")) == ["b"]
         assert evidence_frame(session, "run", "t", "v2")["label"].tolist() == ["paraphrase"]
         with pytest.raises(LookupError, match="not in the run's corpus"):
             write_evidence(session, "run", "t", "v1", [_record("zz", "diffuse", 0.0)])
+    with session_scope(factory) as session:  # another version replaces the pair
+        write_evidence(session, "run", "t", "v2", [_record("a", "diffuse", 0.1)])
+    with session_scope(factory) as session:
+        assert read_evidence(session, "run", "t", "v1") == {}
+        assert read_evidence(session, "run", "t", "v2")["a"] == _record("a", "diffuse", 0.1)
 
 
 def test_embeddings_round_trip_bit_for_bit(factory):

@@ -70,8 +70,18 @@ def test_verbatim_copy_ranks_its_source_first(corpus, tmp_path, capsys):
         assert r["rank_by_value"] == 1 + len(higher)
     # The specific-value order is the plain sort of the recomputed values.
     cli.main(
-        ["top", "--run", run_id, "--target", "copy", "--json", "--out", str(out)]
-        + ["--by", "specific"]
+        [
+            "top",
+            "--run",
+            run_id,
+            "--target",
+            "copy",
+            "--json",
+            "--out",
+            str(out),
+            "--by",
+            "specific",
+        ]
     )
     by_value = json.loads(capsys.readouterr().out)
     assert sorted(specific.values(), reverse=True)[:10] == pytest.approx(
