@@ -177,7 +177,7 @@ def _row(
         "date": doc.date,
         "sha256": doc.sha256,
         "text": doc.text,
-        "evidence": _evidence(found.get(doc.doc_key)),
+        "evidence": evidence_entry(found.get(doc.doc_key)),
     }
 
 
@@ -186,7 +186,8 @@ def _rank(rank: object) -> int | None:
     return None if rank is None or pd.isna(rank) else int(rank)
 
 
-def _evidence(record: EvidenceRecord | None) -> dict | None:
+def evidence_entry(record: EvidenceRecord | None) -> dict | None:
+    """A document's evidence as the report shows it (None: not computed)."""
     if record is None:
         return None
     span = None

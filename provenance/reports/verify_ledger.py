@@ -22,8 +22,8 @@ from db.session import read_only, session_scope
 from provenance.canonical import canonical, render_path
 from provenance.evidence import BM25_MAX_DOCUMENTS, recompute_evidence
 from provenance.recipe import RecipeError
-from provenance.reports.build import _evidence as evidence_dict  # the report's own form
 from provenance.reports.build import build_report
+from provenance.reports.build import evidence_entry as evidence_dict  # the report's own form
 from provenance.reports.checks import Check, not_done
 from provenance.reports.manifest import ENVIRONMENT, FROM_FILES
 from provenance.reports.report_input import TOP_K, read_report_input
