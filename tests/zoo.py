@@ -97,9 +97,16 @@ SHRINK = dict(
     ffn_hidden_size=32,
     expert_ffn_hidden_size=16,
     zero_expert_num=1,
+    first_k_dense_replace=1,  # DeepSeek-style: keep an MoE layer among the two
+    n_group=1,  # grouped top-k routing over 4 experts
+    topk_group=1,
 )
 # Fields whose default only fits the default depth.
-OVERRIDES = {"gpt_neo": dict(attention_types=[[["global", "local"], 1]])}
+OVERRIDES = {
+    "gpt_neo": dict(attention_types=[[["global", "local"], 1]]),
+    # Multi-head latent attention whose rotary part is sized by head_dim: equal to qk_rope_head_dim.
+    **{name: dict(head_dim=4) for name in ("deepseek_v3", "axk1", "youtu")},
+}
 
 
 def shrunk_config(model_type: str):
