@@ -27,21 +27,22 @@ def test_cli_prints_the_summary(capsys):
 
 
 def test_the_sotu_demo_leaves_its_results_in_the_ledger(tmp_path):
-    """`make demo`'s pipeline at 3 steps: the printed top contributors are the ledger's."""
+    """`make demo`'s pipeline at 3 steps: the printed leading documents are the ledger's."""
     from db.listings import list_runs
-    from db.rankings import top_documents
     from db.schema import open_ledger
     from db.session import session_scope
     from provenance import demo as demo_sotu
+    from provenance.ranking import ranked_documents
 
     url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
-    report = demo_sotu.run(tmp_path, url, steps=3, top=2)
+    report = demo_sotu.run(tmp_path, url, steps=3, paragraphs=10, top=2)
     assert "verified: same model" in report
     assert "efficiency: The documents' values" in report  # the check, in words, per output
+    assert "In plain words:" in report
     with session_scope(open_ledger(url, write=False)) as session:
         runs = list_runs(session)
         assert len(runs) == 2  # the pretraining run and its replay
         replay = runs["run_key"][runs["kind"] == "attribute"].item()
-        top = top_documents(session, replay, "gen-0", 2)
+        top = ranked_documents(session, replay, "gen-0", 2)
     for row in top.itertuples():
         assert f"{row.rank}. {row.doc_key}" in report
