@@ -43,6 +43,7 @@ class Call:
     grad: torch.Tensor | None = None
     version: int = 0  # output._version when recorded: a later in-place change moves it
     rows_tokens: tuple[int, int] | None = None  # (N, T) when called on flattened tokens [N*T, ...]
+    call_args: tuple | None = None  # (args, kwargs) as forward got them, for replaying rules
 
     def store_grad(self, grad: torch.Tensor) -> None:
         if self.rows_tokens is not None:
@@ -239,6 +240,8 @@ class Capture:
             widened = tuple(a.detach().float() if a.dtype in HALF else a.detach() for a in inputs)
             call = Call(name, module, rule, widened, output, version=output._version)
             call.rows_tokens = rows_tokens
+            if rule.replay:
+                call.call_args = _detached((args, kwargs))
             output.register_hook(call.store_grad)
             self._calls.append(call)
             if replaced is not None and isinstance(whole, tuple) and rule.output is not None:
@@ -258,6 +261,17 @@ def _refusal(name: str, module: nn.Module, params: list[str], why: str) -> str:
         f"{cls.__name__} with attribution_engine.ghost.register (attribution_engine/README.md, "
         "'Adding a module type')"
     )
+
+
+def _detached(tree: object) -> object:
+    """The same nested args with every tensor detached (a replaying rule differentiates anew)."""
+    if isinstance(tree, torch.Tensor):
+        return tree.detach()
+    if isinstance(tree, tuple | list):
+        return type(tree)(_detached(item) for item in tree)
+    if isinstance(tree, dict):
+        return {key: _detached(value) for key, value in tree.items()}
+    return tree
 
 
 def _expand(tensor: torch.Tensor, n_rows: int) -> torch.Tensor:
@@ -300,7 +314,8 @@ def _rule_uses(call: Call) -> dict[str, Use]:
     """The call's uses; a rule that cannot read this call (a shape it was not written for)
     becomes the engine's refusal, naming the module, instead of a raw crash mid-step."""
     try:
-        return call.rule.uses(call.module, call.inputs, call.grad)
+        inputs = call.call_args if call.rule.replay else call.inputs
+        return call.rule.uses(call.module, inputs, call.grad)
     except UnsupportedModuleError:
         raise
     except (IndexError, RuntimeError, TypeError, ValueError) as error:

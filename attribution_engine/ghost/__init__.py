@@ -9,6 +9,7 @@ from attribution_engine.ghost import (  # noqa: F401  (register rules)
     linear,
     norms,
     peft_layers,
+    replay,
 )
 from attribution_engine.ghost.registry import (
     GhostRule,

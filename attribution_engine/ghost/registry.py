@@ -36,6 +36,9 @@ class GhostRule:
     # The output has no row dimension ([T, ...], one table for every row: Whisper's positions);
     # the capture hands on one copy per row, [N, T, ...], so each row's gradient stays apart.
     rowless: bool = False
+    # The rule replays the module's forward: it gets inputs = (args, kwargs) exactly as the
+    # forward got them (tensors detached), instead of the tensors alone.
+    replay: bool = False
 
     def covers(self, name: str) -> bool:
         return self.params is None or name in self.params
@@ -54,15 +57,16 @@ def register(
     refuse: Callable[[nn.Module], str | None] | None = None,
     output: int | None = None,
     rowless: bool = False,
+    replay: bool = False,
 ) -> Callable[[UsesFn], UsesFn]:
     """Decorator: `fn` scores calls of modules of exactly these types (and of subclasses that
     keep the type's own forward). A type may be given as its "module.QualName" string.
     `output`: for modules returning a tuple, the index of the element `fn` gets the gradient of."""
 
     def add(fn: UsesFn) -> UsesFn:
-        rule = GhostRule(fn, params, output=output, rowless=rowless)
+        rule = GhostRule(fn, params, output=output, rowless=rowless, replay=replay)
         if refuse is not None:
-            rule = GhostRule(fn, params, refuse, output, rowless)
+            rule = GhostRule(fn, params, refuse, output, rowless, replay)
         for module_type in types:
             _BY_TYPE[module_type if isinstance(module_type, str) else _key(module_type)] = rule
         return fn

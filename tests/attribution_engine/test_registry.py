@@ -169,13 +169,32 @@ def test_output_changed_in_place_is_scored_exactly():
             assert rel_err(values, expected) <= 1e-6
 
 
-def test_attention_owning_vectors_is_refused_by_name():
-    """DiffLlama's attention owns its lambdas: not a per-feature norm, so refused, naming it."""
-    with torch.random.fork_rng():
-        model = zoo.build("diffllama")
+class GatedMLP(nn.Module):
+    """Owns a vector used inside its own arithmetic, next to a child Linear: not a norm."""
+
+    def __init__(self, mlp: nn.Module):
+        super().__init__()
+        self.mlp, self.gate = mlp, nn.Parameter(torch.ones(16, dtype=torch.float64))
+
+    def forward(self, x):
+        return self.mlp(x) * self.gate
+
+
+def test_module_owning_vectors_beside_children_is_refused_by_name():
+    """The per-feature rule takes leaves only: a module with parameterised children that owns a
+    vector (an attention's lambdas or sinks, a gate) is refused unless a rule names its class."""
+    model = llama(seed=8)
+    model.model.layers[0].mlp = GatedMLP(model.model.layers[0].mlp)
     batch, targets = make_batch(3, seed=51), make_targets(1, seed=52)
-    with pytest.raises(UnsupportedModuleError, match=r"self_attn.*lambda_q1.*requires_grad_"):
+    with pytest.raises(UnsupportedModuleError, match=r"layers\.0\.mlp'.*GatedMLP.*\['gate'\]"):
         step_values(model, batch, targets, lr=LR)
+
+
+@pytest.mark.parametrize("model_type", ["diffllama", "gpt_oss"])
+def test_attention_owning_parameters_is_scored_by_replay(model_type):
+    """DiffLlama's lambdas and GPT-OSS's sinks: the replay rule (ghost/replay.py) is exact."""
+    outcome = zoo.check(model_type, orders=(1,))
+    assert outcome.status == "pass", outcome.detail
 
 
 @pytest.mark.parametrize(
