@@ -93,13 +93,8 @@ class Capture:
             if not missing:
                 continue
             if isinstance(module, nn.ParameterDict | nn.ParameterList) and "." in name:
-                # A bare container of parameters (peft's lora_embedding_A): its parent reads them.
-                parent, leaf = name.rsplit(".", 1)
-                owner = model.get_submodule(parent)
-                held = [f"{leaf}.{n}" for n in missing]
-                raise UnsupportedModuleError(
-                    _refusal(parent, owner, held, unsupported_reason(owner))
-                )
+                self._adopt(model, name, missing, scored)  # its parent reads them
+                continue
             raise UnsupportedModuleError(
                 _refusal(name, module, missing, unsupported_reason(module))
             )
@@ -109,6 +104,19 @@ class Capture:
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
         self._calls: list[Call] | None = None
         self._rows, self._tokens = 0, 0
+
+    def _adopt(self, model: nn.Module, name: str, held: list[str], scored: set[int]) -> None:
+        """A bare container of parameters (peft's lora_embedding_A) is read by its parent's
+        forward: the parent is scored if its rule replays that forward, refused otherwise."""
+        parent, leaf = name.rsplit(".", 1)
+        owner = model.get_submodule(parent)
+        rule = rule_for(owner)
+        if rule is None or not rule.replay:
+            held = [f"{leaf}.{n}" for n in held]
+            raise UnsupportedModuleError(_refusal(parent, owner, held, unsupported_reason(owner)))
+        if id(owner) not in scored:
+            self._modules.append((parent, owner, rule))
+            scored.add(id(owner))
 
     def __enter__(self) -> "Capture":
         for name, module, rule in self._modules:
@@ -304,7 +312,7 @@ def uses_by_parameter(calls: list[Call]) -> dict[nn.Parameter, list[Use]]:
         if call.grad is None:
             continue  # the output did not reach the loss
         for attr, use in _rule_uses(call).items():
-            param = getattr(call.module, attr)
+            param = call.module.get_parameter(attr)  # dotted for a container's entry
             if param.requires_grad:
                 uses.setdefault(param, []).append(use)
     return uses

@@ -1,9 +1,10 @@
 """peft adapters. LoRA on linear layers needs no rule of its own: its A and B are plain
-nn.Linear modules, scored as such. Two peft layers read their parameters inside their own
-forward in ways no rule here covers, and are refused with the reason and what to do.
+nn.Linear modules, scored as such. LoRA on an embedding is replayed per row. DoRA reads its
+magnitude vector against the norm of the whole adapted weight and is refused, saying what to do.
 """
 
-from attribution_engine.ghost.registry import refuse_types
+from attribution_engine.ghost.registry import refuse_types, register
+from attribution_engine.ghost.replay import replay_uses
 
 refuse_types(
     "peft.tuners.lora.dora.DoraLinearLayer",
@@ -19,11 +20,7 @@ refuse_types(
         "Train plain LoRA (LoraConfig(use_dora=False))"
     ),
 )
-refuse_types(
-    "peft.tuners.lora.layer.Embedding",
-    why=(
-        "peft's LoRA on an embedding reads lora_embedding_A / lora_embedding_B directly inside "
-        "its forward (an embedding lookup into A^T, then B), not through modules a rule scores. "
-        "Leave the embedding out of LoraConfig.target_modules (adapt the linear layers only)"
-    ),
-)
+# LoRA on an embedding: forward reads lora_embedding_A / lora_embedding_B (parameter
+# containers, no modules of their own) directly, an embedding lookup into A^T then B; each row's
+# gradient of both comes from replaying the layer on that row (ghost/replay.py), exact.
+register("peft.tuners.lora.layer.Embedding", params=None, replay=True)(replay_uses)

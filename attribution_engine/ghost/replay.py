@@ -48,16 +48,27 @@ def _row(tree: object, n: int, n_rows: int) -> object:
     return tree
 
 
+def replayed_parameters(module: nn.Module) -> list[str]:
+    """The module's own trainable parameters, and those of its bare parameter containers
+    (peft's lora_embedding_A.default), which its forward reads directly."""
+    names = [name for name, p in module.named_parameters(recurse=False) if p.requires_grad]
+    for child_name, child in module.named_children():
+        if isinstance(child, nn.ParameterDict | nn.ParameterList):
+            held = child.named_parameters()
+            names += [f"{child_name}.{name}" for name, p in held if p.requires_grad]
+    return names
+
+
 @register(*REPLAYED, params=None, output=0, replay=True)
 def replay_uses(module: nn.Module, inputs: tuple, grad: torch.Tensor) -> dict[str, SummedUse]:
     """`inputs` is (args, kwargs) of the recorded call; `grad` [N, T, d] of output[0]."""
     args, kwargs = inputs
     n_rows = grad.shape[0]
-    names = [name for name, p in module.named_parameters(recurse=False) if p.requires_grad]
+    names = replayed_parameters(module)
     per_row: dict[str, list[torch.Tensor]] = {name: [] for name in names}
     with torch.enable_grad():
         for n in range(n_rows):
-            weights = {name: getattr(module, name).detach().requires_grad_() for name in names}
+            weights = {name: module.get_parameter(name).detach().requires_grad_() for name in names}
             out = functional_call(module, weights, _row(args, n, n_rows), _row(kwargs, n, n_rows))
             out = out[0] if isinstance(out, tuple) else out
             dot = (out.reshape(grad[n].shape) * grad[n]).sum()

@@ -6,7 +6,6 @@ import importlib
 import inspect
 import re
 
-import peft
 import pytest
 import torch
 import zoo
@@ -195,17 +194,3 @@ def test_attention_owning_parameters_is_scored_by_replay(model_type):
     """DiffLlama's lambdas and GPT-OSS's sinks: the replay rule (ghost/replay.py) is exact."""
     outcome = zoo.check(model_type, orders=(1,))
     assert outcome.status == "pass", outcome.detail
-
-
-@pytest.mark.parametrize(
-    ("options", "words"),
-    [
-        (dict(target_modules=["embed_tokens"]), r"embed_tokens.*lora_embedding_A.*target_modules"),
-        (dict(target_modules=["q_proj"], use_dora=True), r"lora_magnitude_vector.*use_dora=False"),
-    ],
-    ids=["lora-embedding", "dora"],
-)
-def test_peft_layers_without_a_rule_are_refused_with_what_to_do(options, words):
-    model = peft.get_peft_model(llama(seed=7), peft.LoraConfig(r=2, lora_alpha=4, **options))
-    with pytest.raises(UnsupportedModuleError, match=words):
-        step_values(model, make_batch(3, seed=61), make_targets(1, seed=62), lr=LR)
