@@ -130,10 +130,10 @@ def _parser() -> argparse.ArgumentParser:
     top.add_argument(
         "--by",
         choices=("fused", "specific", "raw"),
-        default="fused",
-        help="fused (default): training contribution fused with word overlap (reciprocal-rank "
-        "fusion with BM25); specific: the specific value alone; raw: the raw Shapley value. "
-        "The values printed are the exact values whatever the order",
+        default=None,
+        help="fused (default; specific with --steps): training contribution fused with word "
+        "overlap (reciprocal-rank fusion with BM25); specific: the specific value alone; raw: "
+        "the raw Shapley value. The values printed are the exact values whatever the order",
     )
     top.add_argument("--json", action="store_true")
     top.add_argument(
@@ -407,6 +407,7 @@ def _top(args: argparse.Namespace) -> None:
 
     if args.steps:
         return _top_window(args)
+    args.by = args.by or "fused"
     with session_scope(_ledger(args)) as session:
         frame = ranked_documents(session, args.run, args.target, args.k, by=args.by)
     frame = frame.astype({"rank_by_words": "object"}).where(frame.notna(), None)
@@ -440,6 +441,12 @@ def _top_window(args: argparse.Namespace) -> None:
     first, _, last = args.steps.partition(":")
     if not (first.isdigit() and last.isdigit()):
         raise ValueError(f"--steps takes FIRST:LAST, two step numbers from 0, not {args.steps!r}")
+    if args.by == "fused":
+        raise ValueError(
+            "--steps ranks by what the documents earned in those steps: use --by specific or "
+            "--by raw (the fused order is for whole runs)"
+        )
+    args.by = args.by or "specific"
     with session_scope(_ledger(args)) as session:
         frame = window_values(session, args.run, args.target, int(first), int(last))
     other = "raw" if args.by == "specific" else "specific"

@@ -118,6 +118,8 @@ def test_run_commits_to_the_ledger_and_matches_the_files(empty_url, tmp_path):
             "--json",
             "-k",
             "5",
+            "--by",
+            "specific",
             "--out",
             str(out),
             "--db",
@@ -181,22 +183,24 @@ def test_killed_writer_resumes_to_the_same_ledger(empty_url, tmp_path):
 
 
 def test_worker_runs_a_queued_job_and_reports_progress(empty_url, tmp_path):
-    from db.jobs import enqueue, job_status
+    from attribution_engine.train_config import TrainConfig
+    from db.jobs import job_status
     from db.models import JobStatus
     from db.schema import upgrade
+    from provenance.jobs.payloads import TrainJob
+    from provenance.jobs.queue import enqueue
 
-    corpus = tmp_path / "corpus.jsonl"
-    write_corpus(corpus)
+    out = tmp_path / "out"
+    (out / "corpora").mkdir(parents=True)  # the worker reads corpora from its corpus folder
+    write_corpus(out / "corpora" / "corpus.jsonl")
     upgrade(make_engine(empty_url))
     factory = make_sessionmaker(make_engine(empty_url), write=True)
-    config = {"steps": 10, "batch_rows": 8, "checkpoint_every": 5}
-    with session_scope(factory) as session:
-        job = enqueue(session, "train", {"corpus": str(corpus), "config": config})
-    out = tmp_path / "out"
+    config = TrainConfig(steps=10, batch_rows=8, checkpoint_every=5)
+    job_id = enqueue(factory, TrainJob(Path("corpus.jsonl"), config))
     last = finished("worker", "--once", "--db", empty_url, "--out", str(out), "--quiet")
     assert last.endswith("1 job(s) finished")
     with session_scope(factory) as session:
-        info = job_status(session, job.id)
+        info = job_status(session, job_id)
     assert info.status is JobStatus.DONE and info.progress == 1.0
     (run_id,) = [p.name for p in (out / "runs").iterdir()]
     with session_scope(factory) as session:
