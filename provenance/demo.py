@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from attribution_engine.evidence import longest_common_span, ngram_overlap, words
+from attribution_engine.evidence import Thresholds, longest_common_span, ngram_overlap, words
 from attribution_engine.generate import generate
 from attribution_engine.models import load_local_model
 from attribution_engine.targets import TargetText, write_targets
@@ -53,12 +53,12 @@ PROMPTS = (
 )
 
 # Sizes chosen by measurement (README, "The demo"): with 8-row steps, a 0.68M-parameter GPT-2
-# reproduces a 46-word work seen 24 times per epoch after 12 epochs at lr 1e-2; 600 paragraphs
-# with 3 works x8 at lr 1e-3 reproduced nothing. Each SOTU paragraph is seen 12 times among many
+# reproduces a 46-word work seen 24 times per epoch after 10 epochs at lr 1e-2; 600 paragraphs
+# with 3 works x8 at lr 1e-3 reproduced nothing. Each SOTU paragraph is seen 10 times among many
 # others, so the model writes in their manner without copying them. Two threads (recorded: the
 # replay is bit-exact only with the same count).
 RECIPE = TrainConfig(
-    epochs=12,
+    epochs=10,
     batch_rows=8,  # twice the updates of 16-row steps for the same rows: memorises sooner
     lr=1e-2,  # a tiny model from scratch tolerates it with clipping; 1e-3 memorised nothing
     warmup_steps=10,
@@ -105,7 +105,8 @@ class Finding:
             return f"{self.target.id}: no document lowered its loss"
         lead = self.top[0]
         where = f"rank 1, {lead.share:.1%} of the positive value"
-        if is_work(lead.doc_key):
+        copied = self.span_words >= Thresholds().verbatim_short_min_words  # beyond stock phrases
+        if is_work(lead.doc_key) and copied:
             copies = f"; all copies of the work together {self.work_share:.0%}"
             total = len(words(self.target.text).tokens)
             verb = "reproduces" if self.span_words >= 0.6 * total else "partly reproduces"

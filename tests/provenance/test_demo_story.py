@@ -4,9 +4,12 @@ half-written run behind."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from attribution_engine import faults
+from attribution_engine.targets import TargetText
 from db.listings import list_runs
 from db.schema import open_ledger
 from db.session import session_scope
@@ -57,3 +60,19 @@ def test_ctrl_c_during_training_resumes_on_the_next_demo(tmp_path, monkeypatch):
     again = demo.run(tmp_path, url, **quick)
     assert again.count("reused run") == 2  # finished runs are not trained again
     assert is_work("work/x/copy-00") and not is_work("1790-Washington/p3")
+
+
+def _finding(doc_key: str, title: str, span: int, text: str) -> demo.Finding:
+    lead = SimpleNamespace(doc_key=doc_key, title=title, source="Press", share=0.25)
+    return demo.Finding(TargetText("gen-0", text, "Once"), "k", [lead], span, 0.5, 0.9)
+
+
+def test_the_plain_words_tell_reproduction_from_fragments_and_composition():
+    ten = "one two three four five six seven eight nine ten"
+    full = _finding("work/w/copy-01", "W", 10, ten).sentence()
+    assert full.startswith("gen-0 reproduces 10 words of 'W' (Press), work/w/copy-01: rank 1, 25")
+    assert full.endswith("all copies of the work together 90%")
+    assert "partly reproduces 6 words" in _finding("work/w/copy-01", "W", 6, ten * 2).sentence()
+    # Three words in a row with a work are a phrase, not a reproduction.
+    assert "is composed from the corpus" in _finding("work/w/copy-01", "W", 3, ten).sentence()
+    assert "is composed from the corpus" in _finding("1790-Washington/p3", "S", 9, ten).sentence()
