@@ -23,6 +23,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from provenance.ports import check_port
 from provenance.uploads import MAX_UPLOAD_BYTES
 
 HOST = "127.0.0.1"  # local only: the UI has no login; teams put an authenticating proxy in front
@@ -94,7 +95,9 @@ def serve(
     db_url: str | None = None,
     extra_hosts: Iterable[str] = (),
 ) -> None:
-    """Replace this process with the Streamlit server (so a signal to it stops the server)."""
+    """Replace this process with the Streamlit server (so a signal to it stops the server);
+    provenance.ports.PortBusy, naming the running UI's URL, when the port is taken."""
+    check_port(port, HOST)
     print(f"Provenance UI: {url(port)}  (data directory {Path(data_dir).resolve()})", flush=True)
     cmd = command(port)
     hosts = allowed_hosts(port, extra_hosts)

@@ -63,3 +63,16 @@ def test_the_make_demo_check_exits_2_with_the_message(streamlit_like):
     )
     assert done.returncode == 2
     assert f"Open http://127.0.0.1:{streamlit_like} to use the UI" in done.stderr
+
+
+def test_provenance_ui_refuses_a_taken_port_before_starting_streamlit(streamlit_like, tmp_path):
+    ui = ["ui", "--out", str(tmp_path), "--port", str(streamlit_like)]
+    done = subprocess.run(
+        [sys.executable, "-c", "from provenance import cli; cli.main()", *ui],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "already in use by a Streamlit server" in done.stderr
+    assert f"Open http://127.0.0.1:{streamlit_like}" in done.stderr
