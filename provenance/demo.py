@@ -53,12 +53,12 @@ PROMPTS = (
 )
 
 # Sizes chosen by measurement (README, "The demo"): with 8-row steps, a 0.68M-parameter GPT-2
-# reproduces a 46-word work seen 24 times per epoch after 10 epochs at lr 1e-2; 600 paragraphs
-# with 3 works x8 at lr 1e-3 reproduced nothing. Each SOTU paragraph is seen 10 times among many
+# reproduces a 46-word work seen 24 times per epoch after 12 epochs at lr 1e-2; 600 paragraphs
+# with 3 works x8 at lr 1e-3 reproduced nothing. Each SOTU paragraph is seen 12 times among many
 # others, so the model writes in their manner without copying them. Two threads (recorded: the
 # replay is bit-exact only with the same count).
 RECIPE = TrainConfig(
-    epochs=10,
+    epochs=12,
     batch_rows=8,  # twice the updates of 16-row steps for the same rows: memorises sooner
     lr=1e-2,  # a tiny model from scratch tolerates it with clipping; 1e-3 memorised nothing
     warmup_steps=10,
