@@ -46,8 +46,9 @@ if story:
 if totals.runs == 0 and totals.jobs_open == 0:
     st.info("The ledger is empty. Three ways to get a first answer:")
     st.markdown(
-        "1. **Try the demo**: `make demo` (or `provenance demo`) trains a small model on the "
-        "State of the Union corpus with attribution and fills this ledger.\n"
+        "1. **Try the demo**: `make demo` (or `provenance demo`) trains a small model, with "
+        "attribution, on State of the Union paragraphs and a few registered works it sees many "
+        "times; it reproduces one, and this page then opens on where that came from.\n"
         "2. **Train on your corpus**: open **Runs**, upload a JSONL/CSV corpus (or choose one "
         "from the data directory's corpora folder), and queue a training run; start a worker "
         "with `provenance worker` to execute it.\n"
