@@ -40,7 +40,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run_demo = commands.add_parser("demo", help="the product end to end on the SOTU corpus")
+    run_demo = commands.add_parser(
+        "demo",
+        help="the product end to end: a tiny GPT-2 memorises registered works among SOTU "
+        "paragraphs, then each output's sources are ranked with their evidence",
+    )
     run_demo.add_argument("--tiny", action="store_true", help="twelve documents, seconds")
     run_demo.add_argument("--steps", type=int, help="training steps (default: the demo's own)")
     run_demo.add_argument("--seed", type=int, default=0)
