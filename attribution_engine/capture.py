@@ -10,6 +10,7 @@ as [N, T, ...], and a table shared across rows [1, T, ...] is expanded to one co
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import nn
@@ -237,7 +238,10 @@ class Capture:
                 output = replaced = output.expand(n, *output.shape[1:])
                 inputs = tuple(_expand(a, n) for a in inputs)
             else:
-                raise UnsupportedModuleError(
+                # Not rows: refused if, and only when, a gradient flows back through it. A side
+                # call whose result the model only uses detached (peft's DoRA builds its weight
+                # norm from lora_A(identity)) never reaches the loss and is not a use.
+                refusal = UnsupportedModuleError(
                     f"module '{name}' ({type(module).__name__}) was called on a tensor with "
                     f"leading dimension {output.shape[0]}, neither the {n} rows of the batch, "
                     f"nor its {n}x{t} flattened tokens, nor 1 (a table shared by all rows), so "
@@ -245,6 +249,8 @@ class Capture:
                     "(requires_grad=False) or register a rule for it with "
                     "attribution_engine.ghost.register"
                 )
+                output.register_hook(partial(_refuse_gradient, refusal))
+                return None
             widened = tuple(a.detach().float() if a.dtype in HALF else a.detach() for a in inputs)
             call = Call(name, module, rule, widened, output, version=output._version)
             call.rows_tokens = rows_tokens
@@ -286,6 +292,10 @@ def _expand(tensor: torch.Tensor, n_rows: int) -> torch.Tensor:
     if tensor.dim() >= 1 and tensor.shape[0] == 1:
         return tensor.expand(n_rows, *tensor.shape[1:])
     return tensor
+
+
+def _refuse_gradient(refusal: UnsupportedModuleError, grad: torch.Tensor) -> None:
+    raise refusal
 
 
 def _flat(tensor: torch.Tensor, n_tokens: int) -> bool:

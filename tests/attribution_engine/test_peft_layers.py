@@ -1,6 +1,6 @@
-"""peft layers beyond LoRA on linear layers (issue 16 item 5): LoRA on an embedding is scored
-exactly (replayed per row), against per-sample autograd in float64; DoRA is refused, saying
-what to do, before any step."""
+"""peft layers beyond LoRA on linear layers (issue 16 item 5): LoRA on an embedding and DoRA on
+linear layers are scored exactly (replayed per row), against per-sample autograd in float64;
+DoRA on an embedding is refused, saying what to do, before any step."""
 
 import peft
 import pytest
@@ -37,8 +37,26 @@ def test_lora_on_embedding_equals_per_sample_autograd(family, n_targets, order):
     assert rel_err(values, expected) <= (1e-6 if order == 2 and family == "llama" else 1e-9)
 
 
-def test_dora_is_refused_with_what_to_do():
-    config = peft.LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj"], use_dora=True)
+@pytest.mark.parametrize("order", [1, 2])
+@pytest.mark.parametrize("n_targets", [1, 3])
+def test_dora_on_linear_layers_equals_per_sample_autograd(n_targets, order):
+    config = peft.LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj", "v_proj"], use_dora=True)
+    model = perturb_adapters(peft.get_peft_model(llama(seed=4), config), seed=4)
+    with torch.no_grad():  # magnitudes away from the weight norms they start at
+        for name, p in model.named_parameters():
+            if "lora_magnitude_vector" in name:
+                p.mul_(1.0 + 0.1 * torch.randn(p.shape, dtype=p.dtype))
+    batch, targets = make_batch(5, seed=73), make_targets(n_targets, seed=74)
+    values = step_values(model, batch, targets, lr=LR, order=order)
+    if order == 1:
+        expected = first_order(LR, per_sample_grads(model, batch), target_grads(model, targets))
+    else:
+        expected = second_order(model, batch, targets, LR)
+    assert rel_err(values, expected) <= (1e-6 if order == 2 else 1e-9)
+
+
+def test_dora_on_an_embedding_is_refused_with_what_to_do():
+    config = peft.LoraConfig(r=2, lora_alpha=4, target_modules=["embed_tokens"], use_dora=True)
     model = peft.get_peft_model(llama(seed=4), config)
     with pytest.raises(UnsupportedModuleError, match=r"lora_magnitude_vector.*use_dora=False"):
         step_values(model, make_batch(3, seed=73), make_targets(1, seed=74), lr=LR)

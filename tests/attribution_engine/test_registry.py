@@ -56,6 +56,20 @@ class ChangedInPlace(nn.Module):
         return self.mlp(x).mul_(1.5)
 
 
+class SideCall(nn.Module):
+    """y = mlp(x) + x side^T with side = extra(identity): a call on a [16, 16] matrix, not on
+    rows (as peft's DoRA builds its weight norm). Used detached, it never reaches the loss."""
+
+    def __init__(self, mlp: nn.Module, detached: bool):
+        super().__init__()
+        self.mlp, self.detached = mlp, detached
+        self.extra = nn.Linear(16, 16, bias=False, dtype=torch.float64)
+
+    def forward(self, x):
+        side = self.extra(torch.eye(16, dtype=x.dtype))
+        return self.mlp(x) + x @ (side.detach() if self.detached else side).T
+
+
 class Mixer(nn.Module):
     """A module type no rule is registered for: silu(x W)."""
 
@@ -146,6 +160,21 @@ def test_parameter_used_outside_its_module_is_refused_before_any_step():
     _assert_refused_before_any_step(
         model, [r"model\.layers\.0\.mlp\.extra\.weight", r"functionally", r"requires_grad_"]
     )
+
+
+def test_call_not_on_rows_is_refused_when_its_result_reaches_the_loss():
+    model = llama(seed=4)
+    model.model.layers[0].mlp = SideCall(model.model.layers[0].mlp, detached=False)
+    _assert_refused_before_any_step(
+        model, [r"model\.layers\.0\.mlp\.extra", r"leading dimension 16", r"requires_grad"]
+    )
+
+
+def test_call_not_on_rows_used_only_detached_is_not_a_use():
+    model = llama(seed=4)
+    model.model.layers[0].mlp = SideCall(model.model.layers[0].mlp, detached=True)
+    batch, targets, expected = _case(model)
+    assert rel_err(step_values(model, batch, targets, lr=LR), expected) <= 1e-9
 
 
 def test_unknown_trainable_module_is_refused_before_any_step():
