@@ -22,9 +22,11 @@ FORMATS = {  # format -> (button name, MIME type)
 }
 
 VERIFY_WORDS = (
-    "`provenance verify REPORT.json [--db URL] [--corpus FILE]` recomputes every hash of a JSON "
-    "(or HTML) report and names any field that changed; a PDF or CSV prints the SHA-256 of its "
-    "JSON report, so verify that one."
+    "`provenance verify REPORT.json --db URL [--out DATA_DIR] [--corpus FILE]` recomputes every "
+    "hash of a JSON (or HTML) report, compares every number with the ledger and names any field "
+    "that changed; it exits 0 only when everything was checked against the ledger (3: only "
+    "self-consistent, or some check could not be done; 1: a check failed). A PDF or CSV prints "
+    "the SHA-256 of its JSON report, so verify that one."
 )
 
 
