@@ -3,6 +3,9 @@
 Run files live under --out (default ./provenance-data); results in the ledger (--db, else
 PROVENANCE_DB_URL, else SQLite in --out). Exit status 2: a bad request (what and how to fix);
 1: the run stopped on a storage failure or a non-finite value (the state before it is intact).
+
+Each command imports what it needs inside its handler: the query commands (top, report,
+verify, db, ui) never import torch or transformers, so they answer in well under a second.
 """
 
 import argparse
@@ -12,7 +15,6 @@ from dataclasses import fields
 from functools import partial
 from pathlib import Path
 
-from attribution_engine import demo
 from attribution_engine.errors import NonFiniteError, StorageError
 from attribution_engine.train_config import TINY_MODEL, TrainConfig
 from db.schema import SchemaOutOfDate
@@ -34,11 +36,30 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(1) from None
 
 
+class _HelpWithDefaults(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless it has none worth printing (None,
+    False for a switch) or the help already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        help_text = action.help or ""
+        if (
+            "%(default)" in help_text
+            or "default" in help_text
+            or action.default in (None, False, [], argparse.SUPPRESS)
+            or not action.option_strings
+        ):
+            return help_text
+        return f"{help_text} (default: %(default)s)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="provenance", description="Copyright provenance with In-Run Data Shapley."
+        prog="provenance",
+        description="Copyright provenance with In-Run Data Shapley.",
+        formatter_class=_HelpWithDefaults,
     )
     commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser = partial(commands.add_parser, formatter_class=_HelpWithDefaults)
 
     run_demo = commands.add_parser(
         "demo",
@@ -47,14 +68,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     run_demo.add_argument("--tiny", action="store_true", help="twelve documents, seconds")
     run_demo.add_argument("--steps", type=int, help="training steps (default: the demo's own)")
-    run_demo.add_argument("--seed", type=int, default=0)
+    run_demo.add_argument(
+        "--seed", type=int, default=0, help="seed of the model, the order and the sampling"
+    )
     run_demo.add_argument("--out", type=Path, default=DEFAULT_OUT, help="data directory")
     run_demo.add_argument("--db", help="ledger URL (default: as for train)")
     run_demo.set_defaults(handler=_demo)
 
     corpus = commands.add_parser("corpus", help="build a named demo corpus as JSONL")
-    corpus.add_argument("name", choices=sorted(CORPORA))
-    corpus.add_argument("-o", "--output", type=Path, required=True)
+    corpus.add_argument(
+        "name",
+        choices=sorted(CORPORA),
+        help="; ".join(f"{name}: {what}" for name, what in sorted(CORPORA.items())),
+    )
+    corpus.add_argument("-o", "--output", type=Path, required=True, help="the JSONL file to write")
     corpus.set_defaults(handler=_corpus)
 
     train = commands.add_parser("train", help="train with attribution; prints the run id")
@@ -94,18 +121,24 @@ def _parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=_train)
 
     generate = commands.add_parser("generate", help="sample outputs from a run's final model")
-    generate.add_argument("--run", required=True)
-    generate.add_argument("--prompt", required=True, action="append")
-    generate.add_argument("--n", type=int, default=1)
-    generate.add_argument("--max-new-tokens", type=int, default=48)
-    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--run", required=True, help="the run id `train` printed")
+    generate.add_argument(
+        "--prompt", required=True, action="append", help="text to continue (repeatable)"
+    )
+    generate.add_argument("--n", type=int, default=1, help="outputs per prompt")
+    generate.add_argument(
+        "--max-new-tokens", type=int, default=48, help="longest output, in tokens"
+    )
+    generate.add_argument("--seed", type=int, default=0, help="seed of the sampling")
     generate.add_argument("--save-targets", type=Path, help="also write them as a targets file")
     _common(generate)
     generate.set_defaults(handler=_generate)
 
     attribute = commands.add_parser("attribute", help="replay a run with new targets attached")
-    attribute.add_argument("--run", required=True)
-    attribute.add_argument("--targets", type=Path, required=True)
+    attribute.add_argument("--run", required=True, help="the run id to replay")
+    attribute.add_argument(
+        "--targets", type=Path, required=True, help="JSONL: id, text, optional prompt"
+    )
     _common(attribute)
     attribute.set_defaults(handler=_attribute)
 
@@ -123,14 +156,21 @@ def _parser() -> argparse.ArgumentParser:
     worker.set_defaults(handler=_worker)
 
     database = commands.add_parser("db", help="ledger schema: `provenance db upgrade`")
-    database.add_argument("action", choices=("upgrade", "check"))
-    database.add_argument("--db", help="ledger URL (default: PROVENANCE_DB_URL)")
+    database.add_argument(
+        "action",
+        choices=("upgrade", "check"),
+        help="upgrade: bring the ledger to the code's schema; check: say whether it is there",
+    )
+    database.add_argument("--out", type=Path, default=DEFAULT_OUT, help="data directory")
+    database.add_argument(
+        "--db", help="ledger URL (default PROVENANCE_DB_URL, else SQLite ledger.sqlite3 in --out)"
+    )
     database.set_defaults(handler=_db)
 
     top = commands.add_parser("top", help="documents ranked by contribution to a target")
-    top.add_argument("--run", required=True)
-    top.add_argument("--target", required=True)
-    top.add_argument("-k", type=int, default=10)
+    top.add_argument("--run", required=True, help="the run id (a replay's id for its targets)")
+    top.add_argument("--target", required=True, help="the target id, e.g. gen-0")
+    top.add_argument("-k", type=int, default=10, help="how many documents")
     top.add_argument(
         "--by",
         choices=("fused", "specific", "raw"),
@@ -139,7 +179,7 @@ def _parser() -> argparse.ArgumentParser:
         "overlap (reciprocal-rank fusion with BM25); specific: the specific value alone; raw: "
         "the raw Shapley value. The values printed are the exact values whatever the order",
     )
-    top.add_argument("--json", action="store_true")
+    top.add_argument("--json", action="store_true", help="print JSON records, not a table")
     top.add_argument(
         "--steps",
         metavar="FIRST:LAST",
@@ -150,10 +190,15 @@ def _parser() -> argparse.ArgumentParser:
     top.set_defaults(handler=_top)
 
     report = commands.add_parser("report", help="a verifiable provenance report of a target")
-    report.add_argument("--run", required=True)
-    report.add_argument("--target", required=True)
-    report.add_argument("--format", choices=("pdf", "html", "json", "csv"), required=True)
-    report.add_argument("-o", "--output", type=Path, required=True)
+    report.add_argument("--run", required=True, help="the run id (a replay's id for its targets)")
+    report.add_argument("--target", required=True, help="the target id, e.g. gen-0")
+    report.add_argument(
+        "--format",
+        choices=("pdf", "html", "json", "csv"),
+        required=True,
+        help="pdf or html to read, json to verify (html embeds it too), csv for spreadsheets",
+    )
+    report.add_argument("-o", "--output", type=Path, required=True, help="the file to write")
     _common(report)
     report.set_defaults(handler=_report)
 
@@ -175,14 +220,14 @@ def _parser() -> argparse.ArgumentParser:
     verify.set_defaults(handler=_verify)
 
     evidence = commands.add_parser("evidence", help="verbatim/semantic evidence into the ledger")
-    evidence.add_argument("--run", required=True)
+    evidence.add_argument("--run", required=True, help="the run id (a replay's id)")
     evidence.add_argument("--target", help="one target (default: every non-reference target)")
     evidence.add_argument("-k", type=int, default=10, help="top and bottom documents per target")
     _common(evidence)
     evidence.set_defaults(handler=_evidence)
 
     ui = commands.add_parser("ui", help="serve the web UI on 127.0.0.1 (Streamlit)")
-    ui.add_argument("--port", type=int, default=8501)
+    ui.add_argument("--port", type=int, default=8501, help="port on 127.0.0.1")
     ui.add_argument("--out", type=Path, default=DEFAULT_OUT, help="data directory")
     ui.add_argument("--db", help="ledger URL (default PROVENANCE_DB_URL, else SQLite in --out)")
     ui.add_argument(
@@ -235,6 +280,8 @@ def _ledger(args: argparse.Namespace):
 
 def _demo(args: argparse.Namespace) -> None:
     if args.tiny:
+        from attribution_engine import demo
+
         config = demo.DemoConfig(steps=args.steps or demo.DemoConfig.steps, seed=args.seed)
         print(demo.summary(demo.run(config), config))
         return
@@ -394,7 +441,7 @@ def _ledger_url(args: argparse.Namespace) -> str:
 
 
 def _db(args: argparse.Namespace) -> None:
-    from db.schema import check_schema, head_revision, upgrade
+    from db.schema import HEAD_REVISION, check_schema, upgrade
     from db.session import make_engine, safe_url
 
     url = _ledger_url(args)
@@ -402,7 +449,7 @@ def _db(args: argparse.Namespace) -> None:
     if args.action == "upgrade":
         upgrade(engine)
     check_schema(engine)
-    print(f"{safe_url(url)}: schema at revision {head_revision()}")
+    print(f"{safe_url(url)}: schema at revision {HEAD_REVISION}")
 
 
 def _top(args: argparse.Namespace) -> None:

@@ -12,21 +12,36 @@ from sqlalchemy.exc import InvalidRequestError
 
 from db.models import Base, Corpus
 from db.schema import (
+    HEAD_REVISION,
     SchemaOutOfDate,
     alembic_config,
+    alembic_head,
     check_schema,
     current_revision,
-    head_revision,
     upgrade,
 )
 from db.session import make_engine, make_sessionmaker, session_scope
+
+
+def test_the_revision_the_code_needs_is_alembics_head():
+    # a new migration must move HEAD_REVISION in the same commit, or every ledger it upgrades
+    # is refused as out of date
+    assert alembic_head() == HEAD_REVISION
+
+
+def test_a_branched_version_table_is_refused(empty_engine):
+    upgrade(empty_engine)
+    with empty_engine.begin() as connection:
+        connection.execute(text("INSERT INTO alembic_version (version_num) VALUES ('0003b')"))
+    with pytest.raises(SchemaOutOfDate, match="0003b"):
+        check_schema(empty_engine)
 
 
 def test_upgrade_an_empty_database_from_any_directory(empty_engine, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert current_revision(empty_engine) is None
     upgrade(empty_engine)
-    assert current_revision(empty_engine) == head_revision()
+    assert current_revision(empty_engine) == HEAD_REVISION
     check_schema(empty_engine)
     tables = set(inspect(empty_engine).get_table_names())
     assert set(Base.metadata.tables) <= tables
@@ -57,7 +72,7 @@ def test_check_schema_refuses_an_empty_database(empty_url):
         check_schema(engine)
     message = str(info.value)
     assert "is empty (no schema revision)" in message
-    assert f"the code needs {head_revision()}" in message
+    assert f"the code needs {HEAD_REVISION}" in message
     assert "run `provenance db upgrade`" in message
     assert "hunter2" not in message
     engine.dispose()
@@ -66,7 +81,7 @@ def test_check_schema_refuses_an_empty_database(empty_url):
 def test_check_schema_refuses_an_old_revision(ledger):
     with ledger.begin() as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = '0000old'"))
-    needs = f"is at revision 0000old, the code needs {head_revision()}"
+    needs = f"is at revision 0000old, the code needs {HEAD_REVISION}"
     with pytest.raises(SchemaOutOfDate, match=needs):
         check_schema(ledger)
 
