@@ -12,6 +12,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet $(FIND_LINKS) -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m pip check  # the lock satisfies every range pyproject.toml declares
 	touch $@
 
 # The demo ends by serving the UI on the demo's ledger (Ctrl-C stops it). Run again, it reuses
