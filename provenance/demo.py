@@ -256,7 +256,8 @@ def _replay(out: Path, run_id: str, targets: list[TargetText], ledger, note) -> 
             and list(recipe.targets) == targets
         ):
             return _finish(recipe.run_id, path, ledger, note)
-    return runs.attribute(run_id, targets, out, ledger=ledger)
+    generated = [t.id for t in targets]  # the model's own outputs
+    return runs.attribute(run_id, targets, out, ledger=ledger, generated=generated)
 
 
 def _runs(out: Path, ledger):

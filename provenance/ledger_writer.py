@@ -44,6 +44,14 @@ from provenance.recipe import Recipe
 SNAPSHOT_DOCUMENTS = 20
 
 
+def target_origin(recipe: Recipe, target_id: str) -> TargetOrigin:
+    """Where a run's target came from: a training run's targets file (FILE); in a replay, a
+    model's output (GENERATED, listed in `recipe.generated`) or the user's text (UPLOADED)."""
+    if recipe.parent is None:
+        return TargetOrigin.FILE
+    return TargetOrigin.GENERATED if target_id in recipe.generated else TargetOrigin.UPLOADED
+
+
 class LedgerWriter:
     """Registers one run and commits its progress; use one per run execution."""
 
@@ -73,8 +81,10 @@ class LedgerWriter:
                 initial_weights_sha256=recipe.initial_weights_sha256,
                 tokenizer_sha256=recipe.tokenizer_sha256,
             )
-            origin = TargetOrigin.GENERATED if parent else TargetOrigin.FILE
-            records = [TargetRecord(t.id, t.text, origin, t.prompt) for t in recipe.targets]
+            records = [
+                TargetRecord(t.id, t.text, target_origin(recipe, t.id), t.prompt)
+                for t in recipe.targets
+            ]
             records += [
                 TargetRecord(column, text, TargetOrigin.REFERENCE)
                 for column, text in zip(

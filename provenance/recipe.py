@@ -101,6 +101,9 @@ class Recipe:
     total_steps: int | None
     parent: Parent | None = None
     flags: tuple[TargetFlag, ...] = ()  # targets copying a document the run does not train on
+    # Ids of the targets a model wrote through this software (the demo's outputs); the ledger
+    # records them as "generated", a replay's other targets as "uploaded" (the user's text).
+    generated: tuple[str, ...] = ()
 
     @property
     def from_scratch(self) -> bool:
@@ -118,6 +121,7 @@ class Recipe:
         targets: tuple[TargetText, ...],
         parent: Parent,
         flags: tuple[TargetFlag, ...] = (),
+        generated: tuple[str, ...] = (),
     ) -> Recipe:
         """The recipe of a replay of this run with other targets attached."""
         return replace(
@@ -128,6 +132,7 @@ class Recipe:
             targets=targets,
             parent=parent,
             flags=flags,
+            generated=generated,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -176,6 +181,7 @@ class Recipe:
                 total_steps=raw["total_steps"],
                 parent=Parent(**parent) if parent else None,
                 flags=tuple(TargetFlag(**f) for f in raw.get("flags", ())),
+                generated=tuple(raw.get("generated", ())),
             )
         except (KeyError, TypeError) as err:
             raise RecipeError(

@@ -257,11 +257,14 @@ def attribute(
     ledger: sessionmaker | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     run_id: str | None = None,
+    generated: Sequence[str] = (),
 ) -> str:
     """Replay a finished run with `targets` attached (all in one pass); returns the new id
     (`run_id`, default PARENT-attr-<random hex>).
 
     The targets come with the call (a job's payload, or a file the CLI read), not as a path.
+    `generated`: the ids of targets a model wrote (recorded with origin "generated"); the
+    others are the user's text (origin "uploaded").
     """
     parent = run_dir(out, parent_id)
     if not (parent / "summary.json").is_file():
@@ -289,6 +292,7 @@ def attribute(
         tuple(targets),
         Parent(run_id=parent_id, path=str(parent.resolve())),
         flags,
+        tuple(generated),
     ).save(path)
     execute(path, progress=progress, ledger=ledger, on_progress=on_progress)
     return run_id
