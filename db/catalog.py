@@ -207,6 +207,24 @@ def document_detail(session: Session, run_key: str, doc_key: str) -> DocumentDet
     return DocumentDetail(*row)
 
 
+def find_document(session: Session, corpus_id: int, doc_key: str) -> DocumentDetail | None:
+    """The document `doc_key` of corpus `corpus_id`, or None when the ledger has none."""
+    row = session.execute(
+        select(*_DETAIL).where(Document.corpus_id == corpus_id, Document.doc_key == doc_key)
+    ).first()
+    return DocumentDetail(*row) if row is not None else None
+
+
+def corpus_runs(session: Session, corpus_id: int) -> list[str]:
+    """The keys of the runs over corpus `corpus_id` (trained on it, or replaying a run that
+    did), newest first."""
+    return list(
+        session.execute(
+            select(Run.run_key).where(Run.corpus_id == corpus_id).order_by(Run.id.desc())
+        ).scalars()
+    )
+
+
 def documents(session: Session, run_key: str, doc_keys: Sequence[str]) -> dict[str, DocumentDetail]:
     """These documents of the run's corpus, by doc_key (keys not in the corpus are absent)."""
     run = run_row(session, run_key)

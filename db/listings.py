@@ -14,7 +14,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from db.models import Corpus, Document, DocumentValue, Job, Run, Target, TargetOrigin
+from db.models import Corpus, Document, DocumentValue, Job, Run, RunStatus, Target, TargetOrigin
 
 CORPUS_COLUMNS = ["id", "path", "sha256", "documents", "chunks", "tokens", "created"]
 RUN_COLUMNS = [
@@ -115,7 +115,9 @@ def list_runs(session: Session) -> pd.DataFrame:
 def list_targets(session: Session, run_key: str | None = None) -> pd.DataFrame:
     """User targets of one run (or of all runs), oldest first (columns TARGET_COLUMNS).
 
-    `attributed` is True when the target has values in the ledger.
+    `origin`: uploaded (the user's text), generated (a model's output), file (a training run's
+    targets file). `attributed` is True only when the target's attribution is complete: its
+    run is done and the ledger holds its values (a running replay's partial values are not).
     """
     has_values = (
         select(DocumentValue.target_id).where(DocumentValue.target_id == Target.id).exists()
@@ -137,7 +139,15 @@ def list_targets(session: Session, run_key: str | None = None) -> pd.DataFrame:
     if run_key is not None:
         query = query.where(Run.run_key == run_key)
     rows = [
-        (r, t, origin.value, text, prompt, status.value, bool(attributed))
+        (
+            r,
+            t,
+            origin.value,
+            text,
+            prompt,
+            status.value,
+            bool(attributed) and status is RunStatus.DONE,
+        )
         for r, t, origin, text, prompt, status, attributed in session.execute(query).all()
     ]
     return pd.DataFrame(rows, columns=TARGET_COLUMNS)

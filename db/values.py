@@ -295,6 +295,43 @@ def read_visits(session: Session, run_key: str, target_key: str) -> list[Visits]
     return [Visits(step, *unpack_visits(payload, n)) for step, n, payload in rows]
 
 
+@dataclass(frozen=True)
+class DocumentVisits:
+    """When one run trained on one document, over the steps the ledger holds."""
+
+    steps: tuple[int, ...]  # 0-based steps whose rows held the document, ascending
+    rows: int  # rows it filled in them (a step can hold a document more than once)
+
+
+def document_visits(session: Session, run_key: str, doc_key: str) -> DocumentVisits | None:
+    """The committed steps of the run that trained on `doc_key` (of the run's corpus; empty:
+    never trained on so far), read from the per-visit values of one of the run's targets
+    (every target's payload lists the same rows). None when the run recorded no visits (it
+    has no targets). LookupError when the corpus has no such document."""
+    run = run_row(session, run_key)
+    document_id = session.execute(
+        select(Document.id).where(Document.corpus_id == run.corpus_id, Document.doc_key == doc_key)
+    ).scalar_one_or_none()
+    if document_id is None:
+        raise LookupError(f"run {run_key!r} has no document {doc_key!r} in its corpus")
+    target_id = session.execute(
+        select(func.min(VisitValues.target_id)).where(VisitValues.run_id == run.id)
+    ).scalar()
+    if target_id is None:
+        return None
+    steps, rows = [], 0
+    for step, n, payload in session.execute(
+        select(VisitValues.step, VisitValues.n_rows, VisitValues.payload)
+        .where(VisitValues.run_id == run.id, VisitValues.target_id == target_id)
+        .order_by(VisitValues.step)
+    ):
+        hits = int(np.count_nonzero(unpack_visits(payload, n)[0] == document_id))
+        if hits:
+            steps.append(step)
+            rows += hits
+    return DocumentVisits(tuple(steps), rows)
+
+
 def write_efficiency(session: Session, run_key: str, records: Sequence[EfficiencyRecord]) -> None:
     """Store (replace) efficiency points of a run, keyed by (step, target)."""
     run = run_row(session, run_key)

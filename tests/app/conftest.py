@@ -16,7 +16,7 @@ import streamlit as st
 
 from attribution_engine.train_config import TrainConfig
 from benchmarks.ledger_seed import document, seed_ledger
-from db.catalog import TargetRecord
+from db.catalog import TargetRecord, commit_step
 from db.models import TargetOrigin
 from db.schema import upgrade
 from db.session import make_engine, make_sessionmaker, session_scope
@@ -100,6 +100,7 @@ def seed_fixture_ledger(url: str) -> None:
                 for target in (KNOWN_TARGET, "t-other")
             ],
         )
+        commit_step(session, RUN, 4, final_weights_sha256="3" * 64)  # a finished run
         missing = Path("/data/missing.jsonl")
         enqueue(session, TrainJob(corpus_path=missing, config=TrainConfig(steps=2)))
     engine.dispose()
