@@ -5,8 +5,16 @@ round by round so that outside load hits all of them alike, and the median step 
 is reported as a ratio to the plain AdamW step. Peak memory is measured for each variant in a
 process of its own (VmHWM above the resident size before the first step).
 
-    .venv/bin/python -m benchmarks.overhead            # the README table (make bench)
-    .venv/bin/python -m benchmarks.overhead --quick    # a smaller shape, seconds
+    .venv/bin/python -m benchmarks.overhead                       # both README tables (make bench)
+    .venv/bin/python -m benchmarks.overhead --shape small         # 4 x 256, about eight minutes
+    .venv/bin/python -m benchmarks.overhead --shape gpt2-small    # 12 x 768, vocabulary 50,257
+    .venv/bin/python -m benchmarks.overhead --quick               # a smaller shape, seconds
+
+At the GPT-2-small shape the plain step is a batch of 4 rows of 256 tokens (about 8 s on one
+thread of this project's CPU, under the ~10 s the issue allows), targets of 64 tokens, and the
+variants are first order for 1, 8, 32 and 64 targets under each accounting and second order
+for 1 target; the torch.func per-sample baseline is left out there (it holds every row's
+gradient of 124M parameters).
 """
 
 import argparse
@@ -46,9 +54,25 @@ class Shape:
     rows: int = 16
     tokens: int = 128
     target_tokens: int = 64
+    # Target counts of the first-order variants, and the largest the floor parts time.
+    target_counts: tuple[int, ...] = (1, 8)
+    per_sample_baseline: bool = True  # the torch.func baseline holds B copies of the gradient
 
 
 QUICK = Shape(layers=2, width=64, vocab=1024, rows=8, tokens=32, target_tokens=16)
+# GPT-2 small (124M parameters with its tied 50,257 x 768 embedding): 4 x 256 training tokens
+# keep a plain single-thread CPU step under ~10 s; targets of 64 tokens as at the small shape.
+GPT2_SMALL = Shape(
+    layers=12,
+    width=768,
+    vocab=50257,
+    rows=4,
+    tokens=256,
+    target_tokens=64,
+    target_counts=(1, 8, 32, 64),
+    per_sample_baseline=False,
+)
+SHAPES = {"small": Shape(), "gpt2-small": GPT2_SMALL, "quick": QUICK}
 
 
 @dataclass(frozen=True)
@@ -61,18 +85,27 @@ class Variant:
     per_sample_baseline: bool = False
 
 
-VARIANTS = [
-    Variant("plain AdamW step"),
-    Variant("1st order, SGD proxy, 1 target", 1, Accounting.SGD_PROXY),
-    Variant("1st order, SGD proxy, 8 targets", 8, Accounting.SGD_PROXY),
-    Variant("1st order, Adam exact, 1 target", 1),
-    Variant("1st order, Adam exact, 8 targets", 8),
-    Variant("1st order, Adam factored, 1 target", 1, preconditioner=Preconditioner.FACTORED),
-    Variant("1st order, Adam factored, 8 targets", 8, preconditioner=Preconditioner.FACTORED),
-    Variant("2nd order, SGD proxy, 1 target", 1, Accounting.SGD_PROXY, order=2),
-    Variant("2nd order, Adam exact, 1 target", 1, order=2),
-    Variant("torch.func per-sample grads, 1 target", 1, per_sample_baseline=True),
-]
+def _targets(n: int) -> str:
+    return f"{n} target" if n == 1 else f"{n} targets"
+
+
+def variants(shape: Shape) -> list[Variant]:
+    """The plain step first (every ratio's denominator), then each accounting over the shape's
+    target counts, second order for one target, and the per-sample baseline where it fits."""
+    out = [Variant("plain AdamW step")]
+    first = [
+        ("SGD proxy", Accounting.SGD_PROXY, Preconditioner.EXACT),
+        ("Adam exact", Accounting.ADAM, Preconditioner.EXACT),
+        ("Adam factored", Accounting.ADAM, Preconditioner.FACTORED),
+    ]
+    for label, accounting, preconditioner in first:
+        for n in shape.target_counts:
+            out.append(Variant(f"1st order, {label}, {_targets(n)}", n, accounting, preconditioner))
+    out.append(Variant("2nd order, SGD proxy, 1 target", 1, Accounting.SGD_PROXY, order=2))
+    out.append(Variant("2nd order, Adam exact, 1 target", 1, order=2))
+    if shape.per_sample_baseline:
+        out.append(Variant("torch.func per-sample grads, 1 target", 1, per_sample_baseline=True))
+    return out
 
 
 def build(shape: Shape, seed: int = 0):
@@ -81,7 +114,8 @@ def build(shape: Shape, seed: int = 0):
     positions = max(shape.tokens, shape.target_tokens)
     model = gpt2(shape.layers, shape.width, heads, shape.vocab, positions)
     batch = token_rows(shape.vocab, shape.rows, shape.tokens)
-    return model, batch, token_rows(shape.vocab, 8, shape.target_tokens)
+    n_targets = max(8, *shape.target_counts)
+    return model, batch, token_rows(shape.vocab, n_targets, shape.target_tokens)
 
 
 def make_step(variant: Variant, model, batch, targets) -> Callable[[], None]:
@@ -138,9 +172,9 @@ def per_sample_step(model, optimizer, batch, targets, n_total) -> Callable[[], N
     return step
 
 
-def time_variants(shape: Shape, rounds: int) -> dict[str, float]:
+def time_variants(shape: Shape, chosen: list[Variant], rounds: int) -> dict[str, float]:
     model, batch, targets = build(shape)
-    steps = {v.name: make_step(v, model, batch, targets) for v in VARIANTS}
+    steps = {v.name: make_step(v, model, batch, targets) for v in chosen}
     for step in steps.values():  # warm-up: allocator, kernels, optimizer state
         step()
     times: dict[str, list[float]] = {name: [] for name in steps}
@@ -165,7 +199,9 @@ def _median_seconds(work: Callable[[], object], rounds: int) -> float:
 EXACT_STRATEGIES = [Strategy.GRAM, Strategy.PER_SAMPLE, Strategy.TARGET]
 
 
-def floor_parts(shape: Shape, rounds: int) -> dict[int, tuple[float, float]]:
+def floor_parts(
+    shape: Shape, rounds: int, max_targets: int | None = None
+) -> dict[int, tuple[float, float]]:
     """{targets: (target pass s, value arithmetic s)}: the two pieces of an attributed step
     that grow with the targets, timed alone on tensors captured once, with no hooks, glue or
     efficiency check around them.
@@ -181,7 +217,8 @@ def floor_parts(shape: Shape, rounds: int) -> dict[int, tuple[float, float]]:
         with capture.recording(shape.rows, shape.tokens) as calls:
             (row_loss_sums(model, batch).sum() / n_total).backward()
         train = uses_by_parameter(calls)
-        for n_targets in (1, 8):
+        counts = sorted({1, 8} | set(shape.target_counts))
+        for n_targets in [n for n in counts if max_targets is None or n <= max_targets]:
             chosen = {key: value[:n_targets] for key, value in targets.items()}
             pass_seconds = _median_seconds(partial(target_pass, model, capture, chosen), rounds)
             theirs = uses_by_parameter(target_pass(model, capture, chosen)[1])
@@ -222,7 +259,7 @@ def rss_kib(field: str) -> int:
 def peak_memory_child(shape: Shape, name: str, threads: int) -> None:
     """In its own process: MiB that the variant's steps add above the resident size before."""
     torch.set_num_threads(threads)
-    variant = next(v for v in VARIANTS if v.name == name)
+    variant = next(v for v in variants(shape) if v.name == name)
     model, batch, targets = build(shape)
     step = make_step(variant, model, batch, targets)
     before = rss_kib("VmRSS")
@@ -231,46 +268,41 @@ def peak_memory_child(shape: Shape, name: str, threads: int) -> None:
     print(json.dumps({"peak_mib": (rss_kib("VmHWM") - before) / 1024}))
 
 
-def peak_memory(shape: Shape, threads: int, quick: bool) -> dict[str, float]:
+def peak_memory(shape_name: str, chosen: list[Variant], threads: int) -> dict[str, float]:
     out = {}
-    for variant in VARIANTS:
+    for variant in chosen:
         args = [sys.executable, "-m", "benchmarks.overhead", "--child", variant.name]
-        args += ["--threads", str(threads)] + (["--quick"] if quick else [])
+        args += ["--threads", str(threads), "--shape", shape_name]
         root = Path(__file__).resolve().parents[1]  # where `benchmarks` is a package
         result = subprocess.run(args, capture_output=True, text=True, check=True, cwd=root)
         out[variant.name] = json.loads(result.stdout.strip().splitlines()[-1])["peak_mib"]
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small shape, for a smoke run")
-    parser.add_argument("--rounds", type=int, default=7, help="timed steps per variant")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (pinned)")
-    parser.add_argument("--no-memory", action="store_true", help="skip the memory processes")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    shape = QUICK if args.quick else Shape()
-    if args.child:
-        peak_memory_child(shape, args.child, args.threads)
-        return
-    torch.set_num_threads(args.threads)
-    medians = time_variants(shape, args.rounds)
-    floors = floor_parts(shape, args.rounds)
-    memory = {} if args.no_memory else peak_memory(shape, args.threads, args.quick)
-    plain = medians[VARIANTS[0].name]
-    floor = 1 + shape.target_tokens / (shape.rows * shape.tokens)
-    print(f"shape: {shape}, threads {args.threads}, median of {args.rounds} steps")
-    print(
-        f"physical floor 1 + V*T'/(B*T): {floor:.3f} (1 target), "
-        f"{1 + 8 * shape.target_tokens / (shape.rows * shape.tokens):.3f} (8 targets)"
+def report(shape: Shape, name: str, threads: int, rounds: int, args) -> None:
+    """Time, floor and (unless --no-memory) peak memory of one shape; prints its tables."""
+    chosen = [
+        v
+        for v in variants(shape)
+        if v.targets == 0 or args.max_targets is None or v.targets <= args.max_targets
+    ]
+    medians = time_variants(shape, chosen, rounds)
+    floors = floor_parts(shape, rounds, args.max_targets)
+    memory = {} if args.no_memory else peak_memory(name, chosen, threads)
+    plain_name = chosen[0].name
+    plain = medians[plain_name]
+    print(f"\nshape {name}: {shape}, threads {threads}, median of {rounds} steps")
+    floors_text = ", ".join(
+        f"{1 + n * shape.target_tokens / (shape.rows * shape.tokens):.3f} ({_targets(n)})"
+        for n in sorted(floors)
     )
+    print(f"physical floor 1 + V*T'/(B*T): {floors_text}")
     print("| variant | step ms | x plain | peak MiB | x plain |")
     print("|---|---:|---:|---:|---:|")
-    for variant in VARIANTS:
+    for variant in chosen:
         ms = medians[variant.name] * 1000
         mem = memory.get(variant.name)
-        mem_text = f"{mem:.0f} | {mem / memory[VARIANTS[0].name]:.2f}" if mem else "- | -"
+        mem_text = f"{mem:.0f} | {mem / memory[plain_name]:.2f}" if mem else "- | -"
         print(f"| {variant.name} | {ms:.1f} | {ms / 1000 / plain:.2f} | {mem_text} |")
     print("\nthe target pass and the value arithmetic alone (see floor_parts):")
     print("| targets | target pass ms | value arithmetic ms | plain + both, x plain |")
@@ -281,6 +313,35 @@ def main() -> None:
             f"| {n_targets} | {pass_seconds * 1000:.1f} | {arithmetic * 1000:.1f} | "
             f"{floor_ratio:.3f} |"
         )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--shape",
+        action="append",
+        choices=sorted(SHAPES),
+        help="shape to measure, repeatable (default: small, then gpt2-small)",
+    )
+    parser.add_argument("--quick", action="store_true", help="same as --shape quick")
+    parser.add_argument(
+        "--rounds", type=int, help="timed steps per variant (default: 7 small, 3 gpt2-small)"
+    )
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (pinned)")
+    parser.add_argument(
+        "--max-targets", type=int, help="leave out variants with more targets (default: none)"
+    )
+    parser.add_argument("--no-memory", action="store_true", help="skip the memory processes")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    names = args.shape or (["quick"] if args.quick else ["small", "gpt2-small"])
+    if args.child:
+        peak_memory_child(SHAPES[names[0]], args.child, args.threads)
+        return
+    torch.set_num_threads(args.threads)
+    for name in names:
+        rounds = args.rounds or (3 if name == "gpt2-small" else 7)
+        report(SHAPES[name], name, args.threads, rounds, args)
 
 
 if __name__ == "__main__":
