@@ -25,7 +25,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from attribution_engine.targets import TargetText
 from db import catalog, jobs, listings, rankings
 from db.schema import SchemaOutOfDate, check_schema, current_revision, upgrade
+from db.search import SearchResult, search_documents
 from db.session import make_engine, make_sessionmaker, safe_url, session_scope, url_from_environment
+from db.values import DocumentVisits, document_visits
 from provenance import jobs as provenance_jobs
 from provenance import pending, ranking
 from provenance.jobs import JobPayload
@@ -307,3 +309,42 @@ def report(run_key: str, target_key: str, fmt: str) -> tuple[bytes, str, int]:
     document = prepare_report(ledger().write, run_key, target_key, run_dir=run_dir(run_key))
     evidence.clear()
     return render(document, fmt), document["sha256"], document["report"]["run"]["committed_step"]
+
+
+# --- documents: search and the "my document" view (db/search.py, db/catalog.py, db/values.py) ---
+
+
+@st.cache_data(ttl=READ_TTL_S, show_spinner=False, max_entries=64)
+def search(url: str, query: str, field: str, limit: int, offset: int) -> SearchResult:
+    """One page of documents matching `query` (`db.search.search_documents`); BadQuery (a
+    ValueError, never cached) for an empty or over-long query."""
+    return read(url, search_documents, query, field=field, limit=limit, offset=offset)
+
+
+@st.cache_data(ttl=READ_TTL_S, show_spinner=False)
+def find_document(url: str, corpus_id: int, doc_key: str) -> catalog.DocumentDetail | None:
+    return read(url, catalog.find_document, corpus_id, doc_key)
+
+
+@st.cache_data(ttl=READ_TTL_S, show_spinner=False)
+def corpus_runs(url: str, corpus_id: int) -> list[str]:
+    """The runs over this corpus, newest first."""
+    return read(url, catalog.corpus_runs, corpus_id)
+
+
+@st.cache_data(ttl=READ_TTL_S, show_spinner=False)
+def run_corpus_id(url: str, run_key: str) -> int | None:
+    info = read(url, catalog.run_corpus, run_key)
+    return None if info is None else info.id
+
+
+@st.cache_data(ttl=READ_TTL_S, show_spinner=False)
+def visits(url: str, run_key: str, doc_key: str) -> DocumentVisits | None:
+    """The steps of the run that trained on the document (`db.values.document_visits`)."""
+    return read(url, document_visits, run_key, doc_key)
+
+
+@st.cache_data(ttl=READ_TTL_S, show_spinner=False)
+def links(url: str, run_key: str, doc_keys: tuple[str, ...]) -> dict[str, str | None]:
+    """doc_key -> the document's URL as the corpus gives it (None without one)."""
+    return {k: d.url for k, d in read(url, catalog.documents, run_key, doc_keys).items()}

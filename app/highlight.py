@@ -4,7 +4,8 @@ Why raw HTML at all: Streamlit has no element that marks character ranges inside
 and Markdown is not an option for user text (it turns `[x](javascript:...)`, `![](...)` and
 raw tags into live markup). So `highlight_html` builds the HTML itself: every piece of the
 user's text goes through `html.escape` (quotes included), and the only tags in the result are
-the fixed `<div>`, `<mark>` and `<span>` strings below, with fixed attributes. No part of the
+the fixed `<div>`, `<mark>` and `<sup>` strings below, with fixed attributes (and `<sup>`'s
+span numbers, which are our own integers). No part of the
 user's text is ever an attribute, a URL or a tag name, so it cannot leave the text node it is
 in. `show_highlighted` is the only caller of `st.html` in app/ (tests/app/test_highlight.py
 renders hostile texts and checks they stay inert).
@@ -58,13 +59,46 @@ def highlight_html(
     return "".join(pieces)
 
 
+_SPAN = '<mark style="background:#fde68a;padding:0">'  # a span shared with training documents
+_NUMBER = '<sup style="color:#92400e;font-weight:600">'  # the span's number, our own digits
+
+
+def numbered_spans_html(text: str, spans: Iterable[Sequence[int]]) -> str:
+    """`text` as escaped HTML with each span [start, end) marked and followed by its number
+    (1, 2, ... in the order given), so a table below can say which documents share span n.
+    Spans are clipped to the text; overlapping or empty ones are dropped, never nested."""
+    n, at, number = len(text), 0, 0
+    pieces = [_BOX]
+    for start, end in spans:
+        start, end = max(at, int(start)), min(n, int(end))
+        if start >= end:
+            continue
+        number += 1
+        pieces.append(html.escape(text[at:start], quote=True))
+        pieces.append(f"{_SPAN}{html.escape(text[start:end], quote=True)}{_CLOSE}")
+        pieces.append(f"{_NUMBER}{number}</sup>")
+        at = end
+    pieces.append(html.escape(text[at:], quote=True))
+    pieces.append("</div>")
+    return "".join(pieces)
+
+
 def show_highlighted(
     text: str,
     shared: Iterable[Sequence[int]] = (),
     longest: Sequence[int | None] | None = None,
+    *,
+    numbered: Iterable[Sequence[int]] | None = None,
 ) -> None:
-    """Render `highlight_html(...)`; safe because every user character is escaped there."""
-    st.html(highlight_html(text, shared, longest))
+    """Render `highlight_html(text, shared, longest)`, or `numbered_spans_html(text,
+    numbered)` when numbered spans are given; safe because every user character is escaped
+    there."""
+    markup = (
+        highlight_html(text, shared, longest)
+        if numbered is None
+        else numbered_spans_html(text, numbered)
+    )
+    st.html(markup)
 
 
 LEGEND = (

@@ -11,6 +11,7 @@ pages = [
     st.Page("views/overview.py", title="Overview", default=True),  # served at /
     st.Page("views/targets.py", title="Targets", url_path="targets"),
     st.Page("views/attribution.py", title="Attribution", url_path="attribution"),
+    st.Page("views/documents.py", title="Documents", url_path="documents"),
     st.Page("views/sources.py", title="Sources", url_path="sources"),
     st.Page("views/health.py", title="Corpus health", url_path="health"),
     st.Page("views/runs.py", title="Runs", url_path="runs"),
