@@ -21,8 +21,7 @@ from attribution_engine.config import (
     resolve_accounting,
 )
 from attribution_engine.errors import AttributionInputError, NonFiniteError, UnsupportedModuleError
-from attribution_engine.ghost import Scale, Use, parameter_values
-from attribution_engine.ghost.uses import dot_with_matrices
+from attribution_engine.ghost import Scale, Use, matrix_values, parameter_values
 from attribution_engine.modes import eval_mode, without_autocast
 from attribution_engine.objective import (
     predicted_counts,
@@ -371,14 +370,17 @@ def _target_dots(
     more: list[torch.Tensor | None],
 ) -> torch.Tensor:
     """float64 [V, 2]: g_v . delta and g_v . more (0 where more is None), one delta and one
-    `more` per parameter, from the target captures in one contraction each."""
+    `more` per parameter, from the target captures: each target's gradient formed once and
+    dotted with both, or each token contracted with them, whichever costs less (costs.py)."""
     out = torch.zeros(n, 2, dtype=torch.float64, device=deltas[0].device)
     with without_autocast(out.device):
         for p, delta, extra in zip(params, deltas, more, strict=True):
+            uses = target_uses.get(p)
+            if not uses:
+                continue
             stacked = delta.unsqueeze(0) if extra is None else torch.stack([delta, extra])
-            for use in target_uses.get(p, []):
-                dots = dot_with_matrices(use, stacked.to(use.tensor.dtype)).double()  # [V, 1|2]
-                out[:, : dots.shape[1]] += dots
+            dots = matrix_values(uses, stacked.to(uses[0].tensor.dtype), p.shape)  # [V, 1|2]
+            out[:, : dots.shape[1]] += dots
     return out
 
 

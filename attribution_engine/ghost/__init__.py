@@ -18,7 +18,7 @@ from attribution_engine.ghost.registry import (
     register,
     rule_for,
 )
-from attribution_engine.ghost.strategies import Scale, parameter_values
+from attribution_engine.ghost.strategies import Scale, matrix_values, parameter_values
 from attribution_engine.ghost.uses import FactoredUse, SummedUse, Use
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "SummedUse",
     "Use",
     "as_tokens",
+    "matrix_values",
     "parameter_values",
     "refuse_types",
     "register",

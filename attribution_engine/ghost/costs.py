@@ -78,7 +78,9 @@ def matrix_dot_cost(use: Use, columns: int, numel: int) -> float:
     return float(_tokens(use) * columns * _dense_area(use))
 
 
-def per_sample_cost(use: Use, columns: int, numel: int) -> float:
+def per_sample_cost(use: Use, columns: int, numel: int, chunks: int = 1) -> float:
     """Strategy (b) for one training use: form each row's gradient, then one
-    B x numel by numel x C product."""
-    return materialise_cost(use) + float(use.n_rows * columns * numel)
+    B x numel by numel x C product. When the C columns come in `chunks` column chunks and the
+    rows' gradients cannot be kept across them, each chunk forms them again: the materialise
+    cost counts `chunks` times, the product still once in all."""
+    return materialise_cost(use) * chunks + float(use.n_rows * columns * numel)

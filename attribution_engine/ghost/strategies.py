@@ -5,6 +5,7 @@ value[i, v] = <G_i, scale (.) G_v> for the first-order columns (G_v the target's
 Dimension legend: B training rows, T tokens, V targets, T' target tokens, C columns.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -28,6 +29,12 @@ from attribution_engine.ghost.uses import (
 # Elements of the largest intermediate a chunk of training rows may create (16 MiB in fp32):
 # at 64 MiB the 8-target benchmark peaked at 1.44x plain memory, at 16 MiB 1.28x, same speed.
 CHUNK_ELEMENTS = 1 << 22
+# Elements of materialised column matrices [C, *shape] formed at once (512 MiB in fp32), and of
+# every training row's gradient kept across those column chunks. GPT-2's tied 50,257 x 768
+# embedding is 38.6M elements: all targets at once held 154 MiB per target (9.9 GiB for 64);
+# three per chunk bound it, and its 4 rows' gradients (618 MiB) are formed once, not per chunk.
+MATRIX_ELEMENTS = 1 << 27
+ROW_GRADIENT_ELEMENTS = 1 << 28
 
 
 @dataclass(frozen=True)
@@ -79,15 +86,27 @@ def parameter_values(
     elif _gram_chosen(train, target, scale, n_extra, shape.numel(), strategy):
         first = _gram_values(train, target, scale)
     else:  # the scalar is folded into the V first-order columns of the result
-        matrices = scale.apply_per_coordinate_(materialise_sum(target, shape))
-        if extra is not None:
-            matrices = torch.cat([matrices, extra.to(matrices.dtype)])
-        values = _materialised_values(train, matrices, shape, strategy)
+        given = None if extra is None else extra.to(train[0].tensor.dtype)
+
+        def columns(start: int, stop: int) -> torch.Tensor:
+            """Columns start..stop-1 as [k, *shape]: targets materialised and scaled per
+            coordinate, then the given extra columns (one pass forms rows' gradients once)."""
+            parts = []
+            if start < n_targets:
+                chunk = [use.rows(start, min(stop, n_targets)) for use in target]
+                parts.append(scale.apply_per_coordinate_(materialise_sum(chunk, shape)))
+            if stop > n_targets:
+                parts.append(given[max(start, n_targets) - n_targets : stop - n_targets])
+            return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+        values = _materialised_values(train, n_targets + n_extra, columns, shape, strategy)
         values[:, :n_targets] *= scale.scalar
         return values
     if extra is None:
         return first
-    return torch.cat([first, _materialised_values(train, extra, shape, strategy)], dim=1)
+    given = extra.to(train[0].tensor.dtype)
+    more = _materialised_values(train, n_extra, lambda a, b: given[a:b], shape, strategy)
+    return torch.cat([first, more], dim=1)
 
 
 def _gram_chosen(
@@ -180,32 +199,65 @@ def _routed_gram_values(mine: FactoredUse, theirs: FactoredUse) -> torch.Tensor:
 
 
 def _materialised_values(
-    train: list[Use], matrices: torch.Tensor, shape: torch.Size, strategy: Strategy
+    train: list[Use],
+    columns: int,
+    matrices: Callable[[int, int], torch.Tensor],
+    shape: torch.Size,
+    strategy: Strategy,
 ) -> torch.Tensor:
-    """Strategies (b) and (c) against materialised column matrices [C, *shape].
+    """Strategies (b) and (c) against materialised column matrices, [B, columns] float64.
 
-    A row's gradient is a sum over uses, and so is its dot with a matrix: each use takes
-    its own cheaper way (a tied embedding's one-hot use a gather, its dense use per sample).
+    `matrices(start, stop)` forms columns start..stop-1 as [k, *shape]; they are asked for in
+    chunks of at most MATRIX_ELEMENTS (column_chunks), so memory is bounded for any number of
+    targets. A row's gradient is a sum over uses, and so is its dot with a matrix: each use
+    takes its own cheaper way (a tied embedding's one-hot use a gather, its dense use per
+    sample). Per-sample row gradients are formed once and kept across column chunks when
+    they fit ROW_GRADIENT_ELEMENTS, else formed again per chunk (and costed so).
     """
-    n_rows, columns, numel = train[0].n_rows, matrices.shape[0], shape.numel()
+    n_rows, numel = train[0].n_rows, shape.numel()
+    chunks = column_chunks(columns, numel)
+    kept = n_rows * numel <= ROW_GRADIENT_ELEMENTS
     if strategy in (Strategy.PER_SAMPLE, Strategy.TARGET):
         per_sample = [use for use in train if strategy is Strategy.PER_SAMPLE]
     else:
         per_sample = [
             use
             for use in train
-            if per_sample_cost(use, columns, numel) <= matrix_dot_cost(use, columns, numel)
+            if per_sample_cost(use, columns, numel, 1 if kept else len(chunks))
+            <= matrix_dot_cost(use, columns, numel)
         ]
-    out = torch.zeros(n_rows, columns, dtype=torch.float64, device=matrices.device)
-    if per_sample:
-        flat = matrices.reshape(columns, -1)
-        for start, stop in _chunks(n_rows, numel):
-            grads = materialise_sum([u.rows(start, stop) for u in per_sample], shape)
-            out[start:stop] = (grads.reshape(stop - start, -1) @ flat.T).double()
-    for use in train:
-        if any(use is chosen for chosen in per_sample):
-            continue
-        width = use.n_tokens * columns * max(shape) if isinstance(use, FactoredUse) else 1
-        for start, stop in _chunks(n_rows, width):
-            out[start:stop] += dot_with_matrices(use.rows(start, stop), matrices).double()
+    others = [use for use in train if not any(use is chosen for chosen in per_sample)]
+    grads = None
+    if per_sample and kept:
+        grads = materialise_sum(per_sample, shape).reshape(n_rows, -1)
+    device = train[0].tensor.device
+    out = torch.zeros(n_rows, columns, dtype=torch.float64, device=device)
+    for first, last in chunks:
+        block = matrices(first, last)  # k x *shape
+        flat = block.reshape(last - first, -1)
+        if grads is not None:
+            out[:, first:last] = (grads @ flat.T).double()
+        elif per_sample:
+            for start, stop in _chunks(n_rows, numel):
+                part = materialise_sum([u.rows(start, stop) for u in per_sample], shape)
+                out[start:stop, first:last] = (part.reshape(stop - start, -1) @ flat.T).double()
+        for use in others:
+            factored = isinstance(use, FactoredUse)
+            width = use.n_tokens * (last - first) * max(shape) if factored else 1
+            for start, stop in _chunks(n_rows, width):
+                dots = dot_with_matrices(use.rows(start, stop), block)
+                out[start:stop, first:last] += dots.double()
     return out
+
+
+def column_chunks(columns: int, numel: int) -> list[tuple[int, int]]:
+    """Column ranges whose materialised matrices [k, numel] stay under MATRIX_ELEMENTS."""
+    step = max(1, MATRIX_ELEMENTS // max(1, numel))
+    return [(start, min(columns, start + step)) for start in range(0, columns, step)]
+
+
+def matrix_values(uses: list[Use], matrices: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """float64 [N, C]: every row's gradient (summed over `uses`) dotted with each of the given
+    matrices [C, *shape], each use by its cheaper way (per-sample or per-token)."""
+    columns = matrices.shape[0]
+    return _materialised_values(uses, columns, lambda a, b: matrices[a:b], shape, Strategy.AUTO)
