@@ -39,12 +39,21 @@ def decomposition(check: EfficiencyCheck) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["term", "nats"])
 
 
+def agrees(check: EfficiencyCheck) -> bool:
+    """Whether the documents' values add up to the measured drop within AGREEMENT."""
+    return abs(check.realised_drop - check.values_sum) <= AGREEMENT * _scale(check)
+
+
+def _scale(check: EfficiencyCheck) -> float:
+    return max(abs(check.realised_drop), 1e-12)
+
+
 def verdict(check: EfficiencyCheck) -> str:
     """One line: do the values add up to the measured drop, and if not, which term makes up
     the difference."""
     gap = check.realised_drop - check.values_sum
-    scale = max(abs(check.realised_drop), 1e-12)
-    if abs(gap) <= AGREEMENT * scale:
+    scale = _scale(check)
+    if agrees(check):
         return (
             f"The documents' values add up to the measured drop within {abs(gap) / scale:.0%} "
             f"over {check.steps} steps."

@@ -1,11 +1,19 @@
-"""Overview: the demo's story when there is one, what the ledger holds, jobs with live
-progress, and a first-use path."""
+"""Overview: the demo's story when there is one, else what to do next (provenance.next_step),
+what the ledger holds, jobs with live progress, and a first-use path."""
 
 import pandas as pd
 import streamlit as st
 
 from app import data, jobs_view, ui
+from provenance import labels
 from provenance.demo_story import read_story
+from provenance.next_step import LedgerState, next_step
+
+PAGE_NAMES = {
+    "views/runs.py": "Open Runs",
+    "views/targets.py": "Open Targets",
+    "views/attribution.py": "Open Attribution",
+}
 
 url = ui.page("Overview")
 totals = data.totals(url)
@@ -22,18 +30,17 @@ if story:
     st.dataframe(
         pd.DataFrame(
             {
-                "output": [item.target_key for item in story],
-                "what happened": [item.kind for item in story],
-                "prompt": [item.prompt for item in story],
-                "generated text": [item.text for item in story],
-                "leading source": [item.title for item in story],
-                "document": [item.doc_key for item in story],
-                "share": [item.share for item in story],
-                "shared words": [item.span_words for item in story],
+                "Output": [item.target_key for item in story],
+                "What happened": [item.kind for item in story],
+                "Prompt": [item.prompt for item in story],
+                "Generated text": [item.text for item in story],
+                "Leading source": [item.title or "" for item in story],
+                "Document": [item.doc_key or "" for item in story],
+                labels.label("share"): [labels.share_text(item.share) for item in story],
+                "Longest shared run (words)": [item.span_words for item in story],
             }
         ),
         hide_index=True,
-        column_config={"share": st.column_config.NumberColumn(format="percent")},
     )
     for item in story:
         left, right = st.columns([4, 1])
@@ -42,6 +49,23 @@ if story:
             st.session_state[ui.RUN_STATE] = item.run_key
             st.session_state[ui.TARGET_STATE] = item.target_key
             st.switch_page("views/attribution.py")
+
+runs = data.runs(url)
+targets = data.targets(url)
+step = next_step(
+    LedgerState(
+        runs=len(runs),
+        runs_done=int((runs["status"] == "done").sum()),
+        targets=len(targets),
+        targets_attributed=int(targets["attributed"].sum()),
+        jobs_open=totals.jobs_open,
+    )
+)
+if not story and step.stage != "empty":
+    st.subheader("What to do next")
+    st.info(step.words, icon=":material/arrow_forward:")
+    if step.page and st.button(PAGE_NAMES[step.page], key="overview_next"):
+        st.switch_page(step.page)
 
 if totals.runs == 0 and totals.jobs_open == 0:
     st.info("The ledger is empty. Three ways to get a first answer:")
@@ -67,9 +91,8 @@ st.subheader("Jobs")
 jobs_view.live_jobs("overview")
 
 st.subheader("Runs")
-runs = data.runs(url)
-if ui.table(runs, "No runs yet."):
-    ui.downloads(runs, "runs", "overview")
+if ui.table(runs, "No runs yet.", key="overview_runs"):
+    ui.downloads(runs, "runs", "overview", what="every run")
 
 st.subheader("Corpora")
-ui.table(data.corpora(url), "No corpora yet.")
+ui.table(data.corpora(url), "No corpora yet.", key="overview_corpora")

@@ -1,9 +1,10 @@
-"""Sources: contributions rolled up to rights holders, with the first-order takedown estimate."""
+"""Sources: contributions rolled up to rights holders, with the first-order takedown estimate
+beside the measured drop of the target's loss."""
 
 import streamlit as st
 
 from app import data, ui
-from provenance import figures, rollups
+from provenance import figures, labels, rollups
 
 url = ui.page("Sources")
 runs = ui.runs_with_targets(
@@ -16,9 +17,11 @@ with left:
 with middle:
     target_key = ui.select_target("sources", data.targets(url, run_key), allow_all=True)
 with right:
-    field = st.radio("Group by", ["source", "author", "license"], key="sources_field")
+    field = st.radio(
+        "Group by", ["source", "author", "license"], format_func=labels.label, key="sources_field"
+    )
 
-rolled = data.rollup(url, run_key, target_key, field)
+rolled = rollups.net_shares(data.rollup(url, run_key, target_key, field))
 if target_key is None:
     st.caption(
         "Summed over every target of the run: a browsing aid only, since each target is its own "
@@ -26,21 +29,29 @@ if target_key is None:
     )
     table = rolled
 else:
-    table = rollups.with_takedown(rolled, field)
+    check = data.efficiency(url, run_key, target_key)
+    drop = None if check is None else check.realised_drop
+    table = rollups.with_takedown(rolled, field, drop)
     if not table.empty:
-        st.markdown("**Takedown estimate** (first order, from the values alone):")
+        st.markdown(
+            "**Takedown estimate** (first order, from the raw values alone): how much less the "
+            "target's loss would have dropped without a group's documents."
+        )
+        if drop is not None:
+            st.metric("Measured drop of the target's loss over training", f"{drop:.4g} nats")
         for sentence in table["takedown"].head(3):
-            st.text(sentence)
-st.dataframe(
-    table,
-    hide_index=True,
-    width="stretch",
+            st.text(sentence)  # names a group from the corpus: shown escaped
+ui.table(
+    table.drop(columns=["beyond_measured"], errors="ignore"),
+    "No values for this choice yet.",
     key="sources_table",
-    column_config={
-        "raw": st.column_config.NumberColumn("raw value (nats)", format="%.5f"),
-        "specific": st.column_config.NumberColumn("specific value (nats)", format="%.5f"),
-        "share": st.column_config.NumberColumn("share of positive value", format="percent"),
-    },
 )
-ui.downloads(table, f"by-{field}", "sources")
+st.caption(rollups.NET_SHARE_WORDS)
+ui.downloads(
+    table,
+    f"by-{field}",
+    "sources",
+    what=f"contribution by {labels.label(field).lower()}",
+    ids=(run_key, target_key or "all-targets"),
+)
 st.plotly_chart(figures.rollup_figure(rolled, field), key="sources_chart")

@@ -95,11 +95,12 @@ def test_overview_reads(session) -> None:
 
 def test_takedown_sentences() -> None:
     rolled = pd.DataFrame({"source": ["A", "B"], "raw": [0.5, -0.25], "specific": [0.4, -0.3]})
-    sentences = list(rollups.with_takedown(rolled, "source")["takedown"])
+    sentences = list(rollups.with_takedown(rolled, "source", 1.0)["takedown"])
     assert sentences[0] == (
-        "Without source A, the target's loss reduction would be about 0.5000 nats lower."
+        "Without source A, the target's loss reduction would be about 0.5 nats lower, first "
+        "order, beside a measured drop of 1 nats."
     )
-    assert "0.2500 nats higher" in sentences[1]
+    assert "0.25 nats higher" in sentences[1]
 
 
 def test_health_by_document_and_jsonl() -> None:

@@ -36,8 +36,8 @@ def test_the_overview_starts_with_the_demo_story(seeded: str, data_dir: Path) ->
     at = AppTest.from_file(ENTRY, default_timeout=60).run()  # navigation: the button switches
     assert not at.exception, [e.value for e in at.exception]
     assert SENTENCE in [t.value for t in at.text]
-    table = next(d.value for d in at.dataframe if "leading source" in d.value.columns)
-    assert table.iloc[0]["document"] == KNOWN_TOP
+    table = next(d.value for d in at.dataframe if "Leading source" in d.value.columns)
+    assert table.iloc[0]["Document"] == KNOWN_TOP
     at.button(key=f"overview_open_{KNOWN_TARGET}").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.session_state["selected_run"] == RUN
@@ -48,4 +48,4 @@ def test_the_overview_starts_with_the_demo_story(seeded: str, data_dir: Path) ->
 def test_without_a_demo_the_overview_has_no_story(seeded: str) -> None:
     at = AppTest.from_file(str(APP_DIR / "views" / "overview.py"), default_timeout=60).run()
     assert not at.exception
-    assert not [d for d in at.dataframe if "leading source" in d.value.columns]
+    assert not [d for d in at.dataframe if "Leading source" in d.value.columns]

@@ -46,6 +46,7 @@ MARKDOWN_REVIEWED = {
     ("app/views/attribution.py", "check.steps"),  # an integer
     ("app/views/attribution.py", "describe(recipe.reference)"),  # a count and fixed words
     ("app/views/attribution.py", "len(todo)"),
+    ("app/views/attribution.py", "labels.origin_words(targets, target_key)"),  # fixed words
     ("app/views/downloads.py", "by"),  # a radio choice
     ("app/views/downloads.py", "field"),  # a radio choice
     ("app/views/health.py", "by"),  # a radio choice
@@ -232,6 +233,14 @@ MARKDOWN_VALUES_REVIEWED = {
     ("app/views/attribution.py", "evidence_view.WORDS"),
     ("app/views/attribution.py", "highlight.LEGEND"),
     ("app/views/attribution.py", "efficiency.verdict(check)"),  # numbers and fixed words
+    ("app/views/attribution.py", "labels.NO_SHARE_WORDS"),  # constants of our own wording
+    ("app/views/sources.py", "rollups.NET_SHARE_WORDS"),
+    ("app/views/health.py", "health.CAVEAT"),
+    (
+        "app/views/health.py",
+        "health.threshold_words(min_targets, targets, min_harm, by)",
+    ),  # numbers
+    ("app/views/overview.py", "step.words"),  # provenance.next_step: fixed words and counts
 }
 
 
