@@ -107,10 +107,12 @@ def trained_sentence(run: Any, visits: DocumentVisits | None, has_values: bool) 
         else f"first at step {steps[0]}, last at step {steps[-1]}"
     )
     rows = f" ({visits.rows} rows)" if visits.rows != len(steps) else ""
-    return (
-        f"Trained on in run {key}: {len(steps)} of the {committed} steps committed{of} used "
-        f"it{rows}, {listed}."
+    within = (
+        f"of its {committed} steps"
+        if run.status == "done"
+        else f"of the {committed} steps committed so far{of}"
     )
+    return f"Trained on in run {key}: {len(steps)} {within} used it{rows}, {listed}."
 
 
 def run_table(contributions: pd.DataFrame, evidence: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -192,22 +194,22 @@ def _show_run(url: str, run: Any, doc_key: str) -> None:
         found = data.evidence(url, run.run_key, target_key)
         evidence[target_key] = found[found["doc_key"] == doc_key] if not found.empty else found
     table = run_table(contributions, evidence)
-    event = st.dataframe(
+    table_key = f"documents_run_table:{run.run_key}"
+    ui.table(
         table,
-        hide_index=True,
-        width="stretch",
+        "",
         column_config=RUN_TABLE_COLUMNS,
         on_select="rerun",
         selection_mode="single-row",
-        key=f"documents_run_table:{run.run_key}",
+        key=table_key,
     )
     st.caption(
         "Its value and rank for every target of the run (nats; positive = lowered the "
         "target's loss). Select a row to open that target's attribution on this document."
     )
-    picked = event.selection.rows
-    if picked:
-        open_on_attribution(run.run_key, str(table.iloc[picked[0]]["target_key"]), doc_key)
+    picked = ui.selected_row(table_key)
+    if picked is not None:
+        open_on_attribution(run.run_key, str(table.iloc[picked]["target_key"]), doc_key)
 
 
 TOP_FIRST = ["rank", "title", "share", "label", "span_words", "ngram_overlap", "similarity"]

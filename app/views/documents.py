@@ -62,10 +62,10 @@ if query.strip():
                 f"{found.total:,} {matches}; {first:,} to {last:,} shown. Select a row to open "
                 "the document."
             )
-            event = st.dataframe(
+            table_key = f"documents_results:{field}:{query}:{page}"
+            ui.table(
                 found.hits,
-                hide_index=True,
-                width="stretch",
+                "",
                 column_config={
                     "doc_key": st.column_config.TextColumn("document id"),
                     "matched": st.column_config.TextColumn("matched in"),
@@ -82,10 +82,11 @@ if query.strip():
                 ],
                 on_select="rerun",
                 selection_mode="single-row",
-                key=f"documents_results:{query}:{field}:{page}",
+                key=table_key,
             )
-            if event.selection.rows:
-                hit = found.hits.iloc[event.selection.rows[0]]
+            row = ui.selected_row(table_key)
+            if row is not None:
+                hit = found.hits.iloc[row]
                 st.session_state[document_view.OPEN_STATE] = (int(hit["corpus_id"]), hit["doc_key"])
 elif document_view.OPEN_STATE not in st.session_state:
     st.caption(f"Type in the box to search the {data.totals(url).documents:,} documents.")

@@ -133,7 +133,7 @@ def test_a_document_the_run_never_trained_on_says_so(seeded: str) -> None:
     assert f"Never trained on in run {RUN}: none of its 4 steps used it." in texts(at)
     at.session_state[document_view.OPEN_STATE] = (1, KNOWN_TOP)
     at.run()
-    assert f"Trained on in run {RUN}: 4 of the 4 steps committed of 4 used it" in texts(at)
+    assert f"Trained on in run {RUN}: 4 of its 4 steps used it, steps 1, 2, 3, 4." in texts(at)
 
 
 # --- the Attribution page ----------------------------------------------------------------------
@@ -271,9 +271,10 @@ def test_trained_sentences_say_never_so_far_and_when() -> None:
         running, DocumentVisits((), 0), False
     )
     said = document_view.trained_sentence(done, DocumentVisits((0, 11), 3), True)
+    assert said == "Trained on in run r: 2 of its 144 steps used it (3 rows), steps 1, 12."
+    said = document_view.trained_sentence(running, DocumentVisits((0,), 1), True)
     assert (
-        said
-        == "Trained on in run r: 2 of the 144 steps committed of 144 used it (3 rows), steps 1, 12."
+        said == "Trained on in run r: 1 of the 40 steps committed so far of 144 used it, steps 1."
     )
     many = document_view.trained_sentence(done, DocumentVisits(tuple(range(0, 40, 2)), 20), True)
     assert "first at step 1, last at step 39" in many
