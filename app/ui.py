@@ -136,15 +136,90 @@ def show_text(text: str | None, *, empty: str = "(none)") -> None:
 
 
 def select_run(prefix: str, runs: pd.DataFrame, label: str = "Run") -> str | None:
-    """A run picker (newest first); remembers the choice across pages."""
+    """A run picker (newest first) that remembers the choice across pages; a `run` query
+    parameter (a link) chooses first. By default the newest finished run: a run still
+    training, or one that failed, is chosen only by hand, and then carries `run_banner`."""
     if runs.empty:
         return None
     keys = list(runs["run_key"])
+    _take_query_parameter("run", RUN_STATE)
     remembered = st.session_state.get(RUN_STATE)
-    index = keys.index(remembered) if remembered in keys else 0
-    chosen = st.selectbox(label, keys, index=index, key=f"{prefix}_run")
+    if remembered is not None and remembered not in keys:
+        _explain_missing_run(remembered)
+    finished = [k for k, status in zip(keys, runs["status"], strict=True) if status == "done"]
+    default = remembered if remembered in keys else (finished or keys)[0]
+    labels = {row.run_key: run_label(row) for row in runs.itertuples()}
+    chosen = st.selectbox(
+        label, keys, index=keys.index(default), key=f"{prefix}_run", format_func=labels.get
+    )
     st.session_state[RUN_STATE] = chosen
+    run_banner(runs[runs["run_key"] == chosen].iloc[0])
     return chosen
+
+
+def run_label(run: Any) -> str:
+    """A run as the picker lists it: its id, and its state unless it is done."""
+    if run.status == "done":
+        return run.run_key
+    return f"{run.run_key} ({run_progress(run)})"
+
+
+def run_progress(run: Any) -> str:
+    """ "running, step 40 of 144", "failed at step 3 of 9", "queued, no step yet" (`run` is a
+    row of `data.runs`)."""
+    of = f" of {int(run.total_steps)}" if is_known(run.total_steps) else ""
+    step = int(run.committed_step)
+    if run.status == "failed":
+        return f"failed at step {step}{of}"
+    if step == 0:
+        return "started, no step committed yet"
+    return f"still training, step {step}{of}"
+
+
+def run_banner(run: Any) -> None:
+    """A warning above the values of a run that is not done: they are partial."""
+    key = escape_markdown(run.run_key)
+    of = f" of {int(run.total_steps)}" if is_known(run.total_steps) else ""
+    step = int(run.committed_step)
+    if run.status == "done":
+        return
+    if run.status == "failed":
+        st.warning(
+            f"Run {key} failed at step {step}{of}: the values shown stop there and are "
+            "incomplete. Resume it from the Runs page or the command line.",
+            icon=":material/error:",
+        )
+    elif step == 0:
+        st.warning(f"Run {key} has not committed a step yet: no values to show.")
+    else:
+        st.warning(
+            f"Run {key} is still training: values up to step {step}{of}. They change at each "
+            "checkpoint; the ranking may too.",
+            icon=":material/hourglass_top:",
+        )
+
+
+def is_known(value: object) -> bool:
+    return value is not None and value == value  # None or NaN: unknown
+
+
+def _take_query_parameter(name: str, state: str) -> None:
+    """Move a link's query parameter into the remembered choice (once: the picker then rules)."""
+    if name in st.query_params:
+        st.session_state[state] = st.query_params[name]
+        del st.query_params[name]
+
+
+def _explain_missing_run(run_key: str) -> None:
+    """Say why a remembered or linked run is not offered: gone from the ledger, or not one of
+    this page's runs (e.g. no targets)."""
+    if run_key in set(data.runs(data.ledger_url())["run_key"]):
+        return  # a run this page does not list (no targets): nothing was lost
+    st.info(
+        f"Run {escape_markdown(run_key)} is not in the ledger (deleted, or a link from another "
+        "ledger); showing another run instead."
+    )
+    del st.session_state[RUN_STATE]
 
 
 def select_target(
@@ -220,3 +295,26 @@ def _column(key: str) -> Any:
 # One vocabulary for every table (provenance.labels.COLUMN_LABELS): "Run", "Document",
 # "Specific value (nats)", never run_key or negative_sum.
 COLUMNS = {key: _column(key) for key in vocabulary.COLUMN_LABELS}
+
+
+PAGE_ROWS = 100  # rows of a long table shown at once
+
+
+def paged(frame: pd.DataFrame, key: str, rows: int = PAGE_ROWS) -> pd.DataFrame:
+    """`frame`, or one page of it with a page picker when it is longer than `rows`."""
+    pages = -(-len(frame) // rows)
+    if pages <= 1:
+        return frame
+    page = st.number_input(
+        f"Page (of {pages:,}, {rows} rows each)", 1, pages, 1, key=key, width=220
+    )
+    start = (int(page) - 1) * rows
+    st.caption(f"Rows {start + 1:,} to {min(start + rows, len(frame)):,} of {len(frame):,}.")
+    return frame.iloc[start : start + rows]
+
+
+def selected_row(key: str) -> int | None:
+    """The row (position) selected in the table shown with `key` and `on_select`, or None."""
+    state = st.session_state.get(key)
+    rows = state.selection.rows if state is not None else []
+    return rows[0] if rows else None

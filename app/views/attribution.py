@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from app import data, evidence_view, highlight, report_download, ui
+from app import data, document_view, evidence_view, highlight, report_download, spans, ui
 from provenance import efficiency, figures, labels, ranking
 from provenance.reference import describe, target_flag
 
@@ -65,7 +65,16 @@ by = st.radio(
     horizontal=True,
     key="attribution_by",
 )
-k = st.slider("How many documents", 5, 100, 20, step=5, key="attribution_k")
+k = int(
+    st.number_input(
+        "How many documents",
+        min_value=1,
+        value=20,
+        step=10,
+        key="attribution_k",
+        help="Any number; a long list is shown a page at a time.",
+    )
+)
 top = data.ranked(url, run_key, target_key, k, by)
 harmful = data.top(url, run_key, target_key, 10, "specific", ascending=True)
 harmful = harmful[harmful["value"] < 0]
@@ -80,12 +89,19 @@ st.subheader(f"Top contributors, ranked by {ranking.RANKED_BY[by]}")
 if by == "fused":
     st.caption(ranking.FUSED_WORDS)
 shown = evidence_view.with_evidence(top[top_columns], found)
+links = data.links(url, run_key, tuple(top["doc_key"]))
+shown = shown.assign(url=[document_view.safe_link(links.get(d)) for d in shown["doc_key"]])
+page = ui.paged(shown, "attribution_top_page")
 if ui.table(
-    shown,
+    page,
     "No values for this target yet: its attribution job has not committed a step.",
-    column_config=columns,
+    column_config={**columns, "url": st.column_config.LinkColumn("URL")},
+    column_order=document_view.top_order(page),
+    on_select="rerun",
+    selection_mode="single-row",
     key="attribution_top_table",
 ):
+    st.caption("Select a row (or click a bar of the chart below) to open its document.")
     st.caption(labels.NO_SHARE_WORDS)
     ui.downloads(
         shown,
@@ -107,7 +123,7 @@ ui.table(
     key="attribution_harmful_table",
 )
 
-shown_keys = list(top["doc_key"]) + list(harmful["doc_key"])
+shown_keys = list(page["doc_key"]) + list(harmful["doc_key"])  # this page of the table
 todo = evidence_view.missing(shown_keys, found)
 with st.expander("What the evidence means", expanded=False):
     st.markdown(evidence_view.WORDS)
@@ -122,7 +138,12 @@ if todo:
         st.rerun()
 
 if not top.empty:
-    st.plotly_chart(figures.top_documents_figure(top), key="attribution_top_chart")
+    bars = st.plotly_chart(
+        figures.top_documents_figure(top[top["doc_key"].isin(page["doc_key"])]),
+        key="attribution_top_chart",
+        on_select="rerun",
+        selection_mode="points",
+    )
     points = evidence_view.scatter_frame(pd.concat([top, harmful]), found)
     if points.empty:
         st.caption("Value vs semantic similarity appears here once evidence is computed.")
@@ -137,25 +158,62 @@ if not top.empty:
         )
 
     st.subheader("Document detail")
-    doc_key = st.selectbox(
-        "Document",
-        list(dict.fromkeys(shown_keys)),
-        key=f"attribution_doc:{run_key}:{target_key}:{by}",  # a new ranking starts at rank 1
-    )
-    detail = data.document(url, run_key, doc_key)
-    meta = {
-        "title": detail.title,
-        "source": detail.source,
-        "author": detail.author,
-        "license": detail.license,
-        "date": detail.date,
-        "url": detail.url,
-    }
+    shared = spans.shared_spans(found, shown_keys)
+    span_rows = spans.span_table(text, shared)
+    if shared:
+        st.markdown("**The target's spans found in training documents**")
+        highlight.show_highlighted(text, numbered=[(s.start, s.end) for s in shared])
+        ui.table(
+            span_rows,
+            "",
+            column_config={"span": st.column_config.NumberColumn("span", width="small")},
+            on_select="rerun",
+            selection_mode="single-row",
+            key="attribution_span_table",
+        )
+        st.caption(
+            "Each numbered span is a run of 5+ words the target shares with the documents "
+            "listed beside it (documents with computed evidence). Select a row to open it."
+        )
+    row = ui.selected_row("attribution_top_table")
+    span_row = ui.selected_row("attribution_span_table") if shared else None
+    asked = [
+        st.session_state.pop(document_view.ATTRIBUTION_DOC_STATE, None),  # from Documents
+        document_view.fresh_pick("table", None if row is None else page.iloc[row]["doc_key"]),
+        document_view.fresh_pick(
+            "chart", document_view.doc_of_point(bars.selection.points, list(page["doc_key"]))
+        ),
+        document_view.fresh_pick(
+            "spans", None if span_row is None else span_rows.iloc[span_row]["doc_key"]
+        ),
+    ]
+    detail_key = f"attribution_doc:{run_key}:{target_key}:{by}"  # a new ranking: rank 1
+    options = list(dict.fromkeys([*shown_keys, st.session_state.get(detail_key)]))
+    for doc in asked:
+        if doc is not None:
+            options = list(dict.fromkeys([doc, *options]))
+            st.session_state[detail_key] = doc
+    doc_key = st.selectbox("Document", [o for o in options if o is not None], key=detail_key)
+    try:
+        detail = data.document(url, run_key, doc_key)
+    except LookupError:
+        st.warning(
+            f"Run {ui.escape_markdown(run_key)} has no document "
+            f"{ui.escape_markdown(doc_key)} in its corpus."
+        )
+        st.stop()
+    corpus_id = data.run_corpus_id(url, run_key)
     st.dataframe(
-        [{"field": f, "value": v or ""} for f, v in meta.items()],
+        document_view.metadata_frame(detail, f"corpus {corpus_id}").drop(columns=["sha256"]),
         hide_index=True,
+        column_config=document_view.METADATA_COLUMNS,
         key="attribution_doc_meta",
     )
+    if corpus_id is not None and st.button(
+        "Everything about this document (every run and target)", key="attribution_doc_open"
+    ):
+        st.session_state[document_view.OPEN_STATE] = (corpus_id, doc_key)
+        st.switch_page("views/documents.py")
     marks = evidence_view.highlights(found, doc_key)
     if marks is None:
         ui.show_text(detail.text)
@@ -171,7 +229,7 @@ if not top.empty:
             st.markdown("**Target**")
             highlight.show_highlighted(text, in_target.shared, in_target.longest)
     st.caption("This document's value for every target of the run:")
-    st.dataframe(data.contributions(url, run_key, doc_key), hide_index=True, width="stretch")
+    ui.table(data.contributions(url, run_key, doc_key), "", key="attribution_doc_targets")
 
 st.subheader("Contribution by rights holder")
 field = st.radio(

@@ -162,14 +162,16 @@ def test_attribution_evidence_scatter_and_highlights(seeded: str) -> None:
     assert sorted(scatter["data"][0]["hovertext"]) == shown
 
     # Detail of the top document: the target's copied run is highlighted on both sides.
-    document_html, target_html = (h.proto.body for h in at.get("html"))
+    # First the target's shared spans, numbered (app/spans.py), then the detail's two texts.
+    spans_html, document_html, target_html = (h.proto.body for h in at.get("html"))
+    assert KNOWN_TEXT[:-1] in spans_html and "<sup" in spans_html
     assert "".join(assert_inert(target_html, KNOWN_TEXT).marked) == KNOWN_TEXT[:-1]
     assert "".join(assert_inert(document_html, KNOWN_TEXT).marked) == KNOWN_TEXT[:-1]
 
     # A hostile document: highlighted next to its markup, which stays text.
     next(s for s in at.selectbox if s.label == "Document").set_value("doc-d").run()
     assert not at.exception
-    document_html, _ = (h.proto.body for h in at.get("html"))
+    _, document_html, _ = (h.proto.body for h in at.get("html"))
     marked = assert_inert(document_html, HOSTILE_TEXT).marked
     assert "We hold these truths to be self-evident" in marked
 

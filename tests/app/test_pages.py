@@ -101,6 +101,7 @@ def test_attribution_shows_the_expected_top_document(seeded: str) -> None:
         "rank_by_value",
         "rank_by_words",
         *evidence_view.SHOWN,  # empty until computed (tests/app/test_evidence_ui.py)
+        "url",  # a link where the corpus gives a web address
     ]
     assert top.iloc[0]["specific_value"] == pytest.approx(0.5)
     assert top.iloc[0]["raw_value"] == pytest.approx(0.51)
