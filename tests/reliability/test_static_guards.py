@@ -61,6 +61,28 @@ MARKDOWN_REVIEWED = {
     ("app/views/targets.py", "out"),  # the server's data directory
     ("app/views/targets.py", "path.name"),  # <sha256>.jsonl, never the user's file name
     ("app/views/targets.py", "pending.replay_estimate(out, parent, len(chosen))"),
+    # Documents and the run banners: ids escaped by escape_markdown, the rest numbers or
+    # fixed words.
+    ("app/document_view.py", "corpus_id"),  # an integer
+    ("app/document_view.py", "ui.escape_markdown(doc_key)"),
+    ("app/document_view.py", "ui.escape_markdown(run.kind)"),
+    ("app/document_view.py", "ui.escape_markdown(run.run_key)"),
+    ("app/ui.py", "escape_markdown(run_key)"),
+    ("app/ui.py", "key"),  # run_banner: the run id through escape_markdown
+    ("app/ui.py", "of"),  # " of <int>" or ""
+    ("app/ui.py", "step"),  # an integer
+    ("app/ui.py", "len(frame)"),  # ui.paged: row numbers
+    ("app/ui.py", "start + 1"),
+    ("app/ui.py", "min(start + rows, len(frame))"),
+    ("app/views/attribution.py", "ui.escape_markdown(doc_key)"),
+    ("app/views/attribution.py", "ui.escape_markdown(run_key)"),
+    ("app/views/documents.py", "FIELD_WORDS[field]"),  # fixed words of a select box
+    ("app/views/documents.py", "data.totals(url).documents"),  # counts
+    ("app/views/documents.py", "found.total"),
+    ("app/views/documents.py", "first"),
+    ("app/views/documents.py", "last"),
+    ("app/views/documents.py", "matches"),  # "document matches" / "documents match"
+    ("app/views/documents.py", "ui.escape_markdown(corpus_param)"),
 }
 # (file, function): the only places that may send HTML to the browser, each escaping every
 # user character itself (and fuzzed in test_hostile_input.py).
