@@ -49,7 +49,7 @@ if check is not None:
     else:
         st.info(efficiency.verdict(check), icon=":material/info:")
     with st.expander("Where the difference comes from", expanded=False):
-        st.dataframe(efficiency.decomposition(check), hide_index=True)
+        ui.table(efficiency.decomposition(check), "", key="attribution_efficiency_terms")
         st.caption(
             "Each gradient is credited in full at the step it entered; momentum applies it over "
             "later steps, weight decay moves the weights too (credited to no document), and the "
