@@ -14,11 +14,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from provenance.labels import label
+
 FIRST_ORDER_CAVEAT = (
-    "the first-order figure is larger than the whole measured drop, so it is not a forecast "
-    "in nats: the values over-count here (each gradient is credited in full at its step while "
-    "the optimizer's momentum applies it over later steps). Read it as this group's weight "
-    "against the other groups."
+    "more than the whole measured drop, so not a forecast in nats: the values over-count here "
+    "(each gradient is credited in full at its step, while momentum applies it over later "
+    "steps); read it as this group's weight against the others."
 )
 UNCHECKED_CAVEAT = (
     "the measured drop of this target's loss is not recorded, so this first-order figure "
@@ -48,7 +49,9 @@ def takedown(field: str, group: str, raw: float, measured_drop: float | None) ->
         effect = f"about {_nats(raw)} lower"
     else:
         effect = f"about {_nats(-raw)} higher (its documents worked against this text)"
-    sentence = f"Without {field} {group}, the target's loss reduction would be {effect}"
+    sentence = (
+        f"Without {label(field).lower()} {group}, the target's loss reduction would be {effect}"
+    )
     if measured_drop is None:
         return Takedown(group, raw, None, True, f"{sentence}; {UNCHECKED_CAVEAT}")
     beyond = abs(raw) > measured_drop

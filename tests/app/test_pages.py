@@ -163,7 +163,7 @@ def test_sources_takedown_estimate(seeded: str) -> None:
     # 3.0 - 2.7 = 0.3 nats, which it exceeds: the caveat says so.
     assert (
         "Without source Acme Press, the target's loss reduction would be about 0.72 nats lower, "
-        "first order, beside a measured drop of 0.3 nats; the first-order figure is larger"
+        "first order, beside a measured drop of 0.3 nats; more than the whole measured drop"
     ) in texts(at)
     at.selectbox(key="sources_target").set_value(None).run()
     assert "targets" in frame(at, "documents", "specific").columns
