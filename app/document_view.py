@@ -39,7 +39,8 @@ RUN_TABLE_COLUMNS = {
     "label": st.column_config.TextColumn(
         "evidence", help="verbatim / paraphrase / diffuse; empty: not computed yet"
     ),
-    "span_words": st.column_config.NumberColumn("longest verbatim run (words)"),
+    # Text, so that "not computed" is an empty cell rather than a number column's "None".
+    "span_words": st.column_config.TextColumn("longest verbatim run (words)"),
 }
 
 
@@ -123,7 +124,9 @@ def run_table(contributions: pd.DataFrame, evidence: dict[str, pd.DataFrame]) ->
         found = evidence.get(target_key)
         row = None if found is None or found.empty else found.iloc[0]
         labels.append("" if row is None else row["label"])
-        spans.append(pd.NA if row is None else row["span_words"])
+        spans.append(
+            "" if row is None or pd.isna(row["span_words"]) else str(int(row["span_words"]))
+        )
     return contributions.assign(label=labels, span_words=spans)[list(RUN_TABLE_COLUMNS)]
 
 
