@@ -135,6 +135,11 @@ class Capture:
         self._handles.clear()
         self._calls = None
 
+    @property
+    def hooked(self) -> list[nn.Module]:
+        """The modules whose calls are recorded (each holds trainable parameters)."""
+        return [module for _, module, _ in self._modules]
+
     def parameter_name(self, param: nn.Parameter) -> str:
         return self._names.get(id(param), "<unnamed parameter>")
 

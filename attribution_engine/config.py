@@ -57,9 +57,19 @@ class AttributionConfig:
     strategy: Strategy = Strategy.AUTO
     # None: no clipping. Values are multiplied by the clip factor c_t when set (DESIGN 2.3).
     max_grad_norm: float | None = None
+    # Memory the targets may take (attribution_engine/budget.py): their captures, kept through
+    # the step, plus one target pass; passes run in chunks that keep it, and more targets than
+    # fit are refused before anything runs, naming how many fit. 8 GiB holds 64 targets of 64
+    # tokens at GPT-2-small width (about 61 MiB each) and never binds for the tiny models.
+    # None: no limit, all targets in one pass.
+    target_memory_mib: float | None = 8192.0
 
     def __post_init__(self) -> None:
         if self.order not in (1, 2):
             raise ValueError(f"order must be 1 or 2, got {self.order!r}")
         if self.max_grad_norm is not None and not self.max_grad_norm > 0:
             raise ValueError(f"max_grad_norm must be positive or None, got {self.max_grad_norm!r}")
+        if self.target_memory_mib is not None and not self.target_memory_mib > 0:
+            raise ValueError(
+                f"target_memory_mib must be positive or None, got {self.target_memory_mib!r}"
+            )

@@ -54,12 +54,13 @@ def adam_scales(
     clip: float,
     preconditioner: Preconditioner,
 ) -> tuple[dict[nn.Parameter, Scale], dict[nn.Parameter, torch.Tensor]]:
-    """Adam-aware scales lr * c / (sqrt(v_hat) + eps) per parameter, and the v_hat used."""
+    """Adam-aware scales lr * c / (sqrt(v_hat) + eps) per parameter, and the coordinates of
+    the v_hat used that check_adam_state compares (a sample, not a copy of the weights)."""
     scales, moments = {}, {}
     for p in params:
         group = param_group(optimizer, p)
         v_hat = adam_second_moment(optimizer, p)
-        moments[p] = v_hat
+        moments[p] = v_hat.reshape(-1)[:: _checked_stride(p)].clone()
         lr, eps = float(group["lr"]), group["eps"]
         if preconditioner is Preconditioner.FACTORED and p.dim() == 2:
             rows, cols = factored_inverse_sqrt(v_hat, eps)
@@ -88,22 +89,26 @@ def factored_inverse_sqrt(v_hat: torch.Tensor, eps: float) -> tuple[torch.Tensor
 CHECKED_COORDINATES = 4096
 
 
+def _checked_stride(param: nn.Parameter) -> int:
+    return max(1, param.numel() // CHECKED_COORDINATES)
+
+
 def check_adam_state(
     optimizer: torch.optim.Optimizer, moments: Mapping[nn.Parameter, torch.Tensor]
 ) -> None:
     """After optimizer.step(): the v_hat the values used must be the optimizer's own.
 
     An optimizer with another update rule differs in every coordinate it touches, so evenly
-    strided coordinates of each tensor are compared (CHECKED_COORDINATES); comparing all of
-    them cost 6% of a step at the overhead benchmark's shape.
+    strided coordinates of each tensor are compared (CHECKED_COORDINATES; `moments` holds
+    those of the v_hat used, from adam_scales); comparing all of them cost 6% of a step at the
+    overhead benchmark's shape, and keeping all of v_hat a copy of the weights in memory.
     """
     for p, v_hat in moments.items():
         state = optimizer.state[p]
         beta2 = param_group(optimizer, p)["betas"][1]
         key = "max_exp_avg_sq" if "max_exp_avg_sq" in state else "exp_avg_sq"
-        stride = max(1, v_hat.numel() // CHECKED_COORDINATES)
-        actual = state[key].reshape(-1)[::stride] / (1 - beta2 ** int(state["step"]))
-        if not torch.allclose(actual, v_hat.reshape(-1)[::stride], rtol=1e-4, atol=1e-30):
+        actual = state[key].reshape(-1)[:: _checked_stride(p)] / (1 - beta2 ** int(state["step"]))
+        if not torch.allclose(actual, v_hat, rtol=1e-4, atol=1e-30):
             raise RuntimeError(
                 f"{type(optimizer).__name__}'s second moment after the step differs from "
                 "Adam's update rule; Accounting.ADAM assumes torch.optim.Adam/AdamW semantics. "

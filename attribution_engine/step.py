@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from attribution_engine.budget import TargetMemory
 from attribution_engine.capture import Call, Capture, uses_by_parameter
 from attribution_engine.config import (
     Accounting,
@@ -22,6 +23,7 @@ from attribution_engine.config import (
 )
 from attribution_engine.errors import AttributionInputError, NonFiniteError, UnsupportedModuleError
 from attribution_engine.ghost import Scale, Use, matrix_values, parameter_values
+from attribution_engine.ghost.uses import cat_uses
 from attribution_engine.modes import eval_mode, without_autocast
 from attribution_engine.objective import (
     predicted_counts,
@@ -50,7 +52,7 @@ class StepResult:
     target_losses: torch.Tensor  # float64 [V], each target's mean token loss before the step
     predicted_drop: torch.Tensor  # float64 [V], g_v . (w_before - w_after): first-order drop
     # float64 [V], g_v . (the step's weight-decay displacement): the part of predicted_drop that
-    # decay, credited to no row, accounts for (decay_displacements says where it is separable)
+    # decay, credited to no row, accounts for (decay_displacement says where it is separable)
     decay_drop: torch.Tensor
     lr: float  # learning rate of the first parameter group
     clip_factor: float  # c_t = min(1, max_norm / (norm + 1e-6)); 1 without clipping
@@ -86,15 +88,14 @@ def step_values(
         for p in params:
             p.grad = None
         with Capture(model) as capture:
-            target_losses, target_calls = target_pass(model, capture, targets)
+            n_targets = int(targets["input_ids"].shape[0])
+            target_losses, target_uses = target_passes(model, capture, targets, [(0, n_targets)])
             _, calls = _train_pass(model, capture, batch, n_total, "batch")
             _check_finite_grads(params, capture)
             scales = sgd_scales(params, [float(lr)] * len(params), 1.0)
             extra = (
                 second_order_columns(model, targets, params, scales, 1.0) if order == 2 else None
             )
-            target_uses = uses_by_parameter(target_calls)
-            n_targets = target_losses.shape[0]
             values = _values(
                 capture, [calls], target_uses, n_targets, params, scales, extra, strategy
             )
@@ -125,7 +126,19 @@ class InRunAttributor:
         _check_targets_predict(targets)
         self.targets = dict(targets)
         self._params = _trainable(model)
-        self._capture = Capture(model).__enter__()
+        capture = Capture(model)
+        limit = self.config.target_memory_mib
+        memory = TargetMemory.estimate(
+            capture.hooked,
+            vocab_size_of(model) or 0,  # a model that hides its embedding: no logits counted
+            int(targets["input_ids"].shape[1]),
+            max(4, self._params[0].element_size()),  # half-precision captures are widened
+        )
+        # Refused here, before any hook is placed or any step runs.
+        self._target_chunks = memory.chunks(
+            int(targets["input_ids"].shape[0]), None if limit is None else limit * 2**20
+        )
+        self._capture = capture.__enter__()
 
     def __enter__(self) -> "InRunAttributor":
         return self
@@ -145,7 +158,9 @@ class InRunAttributor:
         optimizer.zero_grad(set_to_none=True)
         model.zero_grad(set_to_none=True)
         try:
-            target_losses, target_calls = target_pass(model, self._capture, self.targets)
+            target_losses, target_uses = target_passes(
+                model, self._capture, self.targets, self._target_chunks
+            )
             train_loss, per_batch = 0.0, []
             for k in self._local_micro_batches(len(micro)):
                 label = "batch" if len(micro) == 1 else f"micro-batch {k}"
@@ -153,6 +168,7 @@ class InRunAttributor:
                 loss, calls = _train_pass(model, self._capture, micro[k], n_total, label, first)
                 train_loss += loss
                 per_batch.append(calls)
+                del calls  # per_batch holds them: freed with it before the optimizer step
             self._reduce_gradients()
             norm = _check_finite_grads(params, self._capture)
             clip = 1.0
@@ -163,7 +179,6 @@ class InRunAttributor:
             extra = None
             if config.order == 2:
                 extra = second_order_columns(model, self.targets, params, scales, clip)
-            target_uses = uses_by_parameter(target_calls)
             values = _values(
                 self._capture,
                 per_batch,
@@ -177,14 +192,15 @@ class InRunAttributor:
         except BaseException:
             model.zero_grad(set_to_none=True)  # nothing half-applied: no step, no gradients
             raise
+        # The training captures and Adam's scales (one more copy of the weights) are done with:
+        # freed before the step, which holds the weights before it for the efficiency check.
+        del per_batch, scales, extra
         before = [p.detach().clone() for p in params]
         optimizer.step()
         if moments:
             check_adam_state(optimizer, moments)
-        drops = [b - p.detach() for b, p in zip(before, params, strict=True)]
-        decays = decay_displacements(optimizer, params, before)
         # [V, 2]: g_v . (w_before - w_after) and g_v . decay, in one pass over the captures
-        dots = _target_dots(target_uses, params, drops, target_losses.shape[0], decays).cpu()
+        dots = _target_dots(target_uses, params, before, optimizer, target_losses.shape[0]).cpu()
         values, train_loss = self._gather(values, train_loss)
         values, second = _fold(values.cpu(), target_losses.shape[0], config.order)  # [B, V] on CPU
         return StepResult(
@@ -271,13 +287,37 @@ def _validate(model: nn.Module, micro: list[Rows], targets: Rows) -> int:
     return n_total
 
 
-def target_pass(model: nn.Module, capture: Capture, targets: Rows):
-    """Target losses [V] and the target rows' recorded calls, at the current weights."""
+def target_passes(
+    model: nn.Module, capture: Capture, targets: Rows, chunks: list[tuple[int, int]]
+) -> tuple[torch.Tensor, dict[nn.Parameter, list[Use]]]:
+    """Target losses [V] and every parameter's uses over all V target rows, from one target
+    pass per chunk of rows (budget.py sizes them), so one chunk's activations exist at a time."""
+    losses, per_chunk = [], []
+    for start, stop in chunks:
+        rows = {key: value[start:stop] for key, value in targets.items()}
+        chunk_losses, calls = target_pass(model, capture, rows, first=start)
+        losses.append(chunk_losses)
+        per_chunk.append(uses_by_parameter(calls))
+    uses = {}
+    for param in list(per_chunk[0]):
+        if any(param not in chunk for chunk in per_chunk):
+            raise UnsupportedModuleError(
+                f"parameter '{capture.parameter_name(param)}' was used by some target chunks "
+                "and not others; score these targets in one pass (target_memory_mib=None)"
+            )
+        # popped as joined: each parameter's chunk captures are freed once copied
+        uses[param] = cat_uses([chunk.pop(param) for chunk in per_chunk])
+    return torch.cat(losses), uses
+
+
+def target_pass(model: nn.Module, capture: Capture, targets: Rows, first: int = 0):
+    """Target losses [V] and the target rows' recorded calls, at the current weights.
+    `first`: the index of these rows' first row among all targets (for NonFiniteError)."""
     counts = predicted_counts(targets["labels"])
     n_rows, n_tokens = targets["input_ids"].shape
     with eval_mode(model), capture.recording(n_rows, n_tokens) as calls:
         losses = row_loss_sums(model, targets) / counts
-        bad = (~torch.isfinite(losses)).nonzero().flatten().tolist()
+        bad = [first + i for i in (~torch.isfinite(losses)).nonzero().flatten().tolist()]
         if bad:
             raise NonFiniteError(f"target rows {bad} have a non-finite loss at these weights")
         if calls:
@@ -365,39 +405,39 @@ def _fold(values: torch.Tensor, n_targets: int, order: int):
 def _target_dots(
     target_uses: Mapping[nn.Parameter, list[Use]],
     params: list[nn.Parameter],
-    deltas: list[torch.Tensor],
+    before: list[torch.Tensor],
+    optimizer: torch.optim.Optimizer,
     n: int,
-    more: list[torch.Tensor | None],
 ) -> torch.Tensor:
-    """float64 [V, 2]: g_v . delta and g_v . more (0 where more is None), one delta and one
-    `more` per parameter, from the target captures: each target's gradient formed once and
-    dotted with both, or each token contracted with them, whichever costs less (costs.py)."""
-    out = torch.zeros(n, 2, dtype=torch.float64, device=deltas[0].device)
+    """float64 [V, 2]: g_v . (w_before - w_after) and g_v . decay (0 where decay is not
+    separable, decay_displacement), from the target captures: each target's gradient formed
+    once and dotted with both, or each token contracted with them, whichever costs less
+    (costs.py). Both displacements are formed one parameter at a time (a whole copy of the
+    weights each, at GPT-2-small width 0.5 GiB, had been held at once)."""
+    out = torch.zeros(n, 2, dtype=torch.float64, device=before[0].device)
     with without_autocast(out.device):
-        for p, delta, extra in zip(params, deltas, more, strict=True):
+        for p, w in zip(params, before, strict=True):
             uses = target_uses.get(p)
             if not uses:
                 continue
-            stacked = delta.unsqueeze(0) if extra is None else torch.stack([delta, extra])
+            delta, decay = w - p.detach(), decay_displacement(optimizer, p, w)
+            stacked = delta.unsqueeze(0) if decay is None else torch.stack([delta, decay])
             dots = matrix_values(uses, stacked.to(uses[0].tensor.dtype), p.shape)  # [V, 1|2]
             out[:, : dots.shape[1]] += dots
     return out
 
 
-def decay_displacements(
-    optimizer: torch.optim.Optimizer, params: list[nn.Parameter], before: list[torch.Tensor]
-) -> list[torch.Tensor | None]:
-    """Each parameter's weight-decay displacement lr * weight_decay * w_before, where the update
+def decay_displacement(
+    optimizer: torch.optim.Optimizer, param: nn.Parameter, before: torch.Tensor
+) -> torch.Tensor | None:
+    """The parameter's weight-decay displacement lr * weight_decay * w_before, where the update
     rule applies it apart from the gradient: AdamW (decoupled) and SGD without momentum (whose
-    L2 term is added to the gradient and moves w by exactly that). None where a parameter has no
-    decay, or where decay runs through momentum or Adam's moments (Adam's L2, SGD momentum):
-    there it stays inside the optimizer's other terms."""
-    out: list[torch.Tensor | None] = []
-    for p, w in zip(params, before, strict=True):
-        group = param_group(optimizer, p)
-        decay = float(group.get("weight_decay", 0.0))
-        decoupled = isinstance(optimizer, torch.optim.AdamW) or group.get("decoupled_weight_decay")
-        plain_sgd = isinstance(optimizer, torch.optim.SGD) and not group.get("momentum", 0.0)
-        separable = decoupled or plain_sgd
-        out.append(w * (float(group["lr"]) * decay) if decay and separable else None)
-    return out
+    L2 term is added to the gradient and moves w by exactly that). None where it has no decay,
+    or where decay runs through momentum or Adam's moments (Adam's L2, SGD momentum): there it
+    stays inside the optimizer's other terms."""
+    group = param_group(optimizer, param)
+    decay = float(group.get("weight_decay", 0.0))
+    decoupled = isinstance(optimizer, torch.optim.AdamW) or group.get("decoupled_weight_decay")
+    plain_sgd = isinstance(optimizer, torch.optim.SGD) and not group.get("momentum", 0.0)
+    separable = decoupled or plain_sgd
+    return before * (float(group["lr"]) * decay) if decay and separable else None

@@ -39,6 +39,7 @@ from attribution_engine import (
     Preconditioner,
     Strategy,
 )
+from attribution_engine.budget import TargetMemory
 from attribution_engine.capture import Capture, uses_by_parameter
 from attribution_engine.ghost import FactoredUse, Scale, parameter_values
 from attribution_engine.objective import predicted_counts, row_loss_sums
@@ -297,6 +298,12 @@ def report(shape: Shape, name: str, threads: int, rounds: int, args) -> None:
         for n in sorted(floors)
     )
     print(f"physical floor 1 + V*T'/(B*T): {floors_text}")
+    model = build(shape)[0]
+    memory = TargetMemory.estimate(Capture(model).hooked, shape.vocab, shape.target_tokens, 4)
+    print(
+        f"engine's estimate per target (attribution_engine/budget.py): captures kept "
+        f"{memory.kept / 2**20:.1f} MiB, its pass {memory.passing / 2**20:.1f} MiB"
+    )
     print("| variant | step ms | x plain | peak MiB | x plain |")
     print("|---|---:|---:|---:|---:|")
     for variant in chosen:

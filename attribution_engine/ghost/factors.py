@@ -85,6 +85,26 @@ class Routed:
 Factor = Dense | OneHot | Routed
 
 
+def cat_rows(factors: list[Factor]) -> Factor:
+    """One factor holding the rows of `factors` (all of one kind and token count) in order."""
+    first = factors[0]
+    if isinstance(first, Dense):
+        return Dense(torch.cat([f.x for f in factors]))
+    if isinstance(first, Routed):
+        index = torch.cat([f.index for f in factors])
+        return Routed(index, torch.cat([f.x for f in factors]), first.blocks)
+    index = torch.cat([f.index for f in factors])
+    weights = [f.weight for f in factors]
+    if all(w is None for w in weights):
+        return OneHot(index, first.size)
+    given = next(w for w in weights if w is not None)
+    filled = [
+        torch.ones(f.index.shape, dtype=given.dtype, device=given.device) if w is None else w
+        for f, w in zip(factors, weights, strict=True)
+    ]
+    return OneHot(index, first.size, torch.cat(filled))
+
+
 def token_gram(first: Factor, second: Factor, dtype: torch.dtype) -> torch.Tensor:
     """Dot products of every token of `first` with every token of `second`: [M1, M2]."""
     if isinstance(first, Routed) or isinstance(second, Routed):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
-from attribution_engine.ghost.factors import Dense, Factor, OneHot, Routed
+from attribution_engine.ghost.factors import Dense, Factor, OneHot, Routed, cat_rows
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,23 @@ class SummedUse:
 
 
 Use = FactoredUse | SummedUse
+
+
+def cat_uses(chunks: list[list[Use]]) -> list[Use]:
+    """One parameter's uses from several target chunks (the same calls in the same order in
+    each, on different rows) as uses over all their rows, chunk after chunk."""
+    if len(chunks) == 1:
+        return chunks[0]
+    if len({len(uses) for uses in chunks}) != 1:
+        raise RuntimeError("target chunks recorded different calls of one parameter")
+    out: list[Use] = []
+    for same in zip(*chunks, strict=True):
+        if isinstance(same[0], SummedUse):
+            out.append(SummedUse(torch.cat([use.grads for use in same])))
+        else:
+            left = cat_rows([use.left for use in same])
+            out.append(FactoredUse(left, cat_rows([use.right for use in same])))
+    return out
 
 
 def materialise_sum(uses: list[Use], shape: torch.Size) -> torch.Tensor:

@@ -47,3 +47,16 @@ def test_the_timed_strategies_compute_the_same_values():
     for other in values[1:]:
         assert rel_err(other, values[0]) < 1e-10
     assert torch.isfinite(values[0]).all()
+
+
+def test_the_gpt2_small_shape_times_every_accounting_at_1_8_32_64_targets():
+    names = [v.name for v in bench.variants(bench.GPT2_SMALL)]
+    shape = bench.GPT2_SMALL
+    assert (shape.layers, shape.width, shape.vocab) == (12, 768, 50257)
+    assert names[0] == "plain AdamW step"
+    for label in ("SGD proxy", "Adam exact", "Adam factored"):
+        for n in ("1 target", "8 targets", "32 targets", "64 targets"):
+            assert f"1st order, {label}, {n}" in names
+    assert "2nd order, Adam exact, 1 target" in names
+    assert not any("per-sample" in name for name in names)  # B copies of 124M would not fit
+    assert bench.build(bench.QUICK)[2]["input_ids"].shape[0] == 8
