@@ -70,6 +70,24 @@ def test_search_by_id_title_and_text_then_open_the_document(seeded: str) -> None
     assert per_target.iloc[0]["specific"] == pytest.approx(0.5)
 
 
+def test_the_page_on_an_empty_ledger(empty: str) -> None:
+    at = search(page("documents").run(), "anything")
+    ok(at)
+    assert not at.error and "No document" in texts(at)
+
+
+def test_search_and_document_on_postgresql(seeded_pg: str) -> None:
+    at = search(page("documents").run(), "%", "title")  # a wildcard matches only itself
+    ok(at)
+    assert "No document" in texts(at)
+    hits = results(search(at, "SELF-EVIDENT", "text"))
+    assert set(hits["doc_key"]) == {"doc-copy", "doc-d"}  # ILIKE: case ignored
+    at.session_state[document_view.OPEN_STATE] = (1, KNOWN_TOP)
+    at.run()
+    ok(at)
+    assert any("rank_specific" in d.value.columns for d in at.dataframe)
+
+
 @pytest.mark.parametrize("query", HOSTILE_QUERIES)
 def test_hostile_searches_match_only_themselves(seeded: str, query: str) -> None:
     at = search(page("documents").run(), query)
