@@ -116,6 +116,17 @@ def trained_sentence(run: Any, visits: DocumentVisits | None, has_values: bool) 
     return f"Trained on in run {key}: {len(steps)} {within} used it{rows}, {listed}."
 
 
+def coverage_words(run: Any, trained: int | None, documents: int | None) -> str:
+    """How much of its corpus the run trained on: the context of "never trained on"."""
+    if trained is None or documents is None:
+        return ""
+    so_far = "" if run.status == "done" else " so far"
+    return (
+        f"Run {run.run_key} trained on {trained:,} of the {documents:,} documents of its "
+        f"corpus{so_far}."
+    )
+
+
 def run_table(contributions: pd.DataFrame, evidence: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """The document's row for each user target of a run (`data.contributions`) with its
     evidence (`evidence`: target -> `data.evidence` of that target, the document's rows)."""
@@ -190,6 +201,9 @@ def _show_run(url: str, run: Any, doc_key: str) -> None:
     contributions = data.contributions(url, run.run_key, doc_key)
     visits = data.visits(url, run.run_key, doc_key)
     st.text(trained_sentence(run, visits, not contributions.empty))
+    covered = coverage_words(run, *data.coverage(url, run.run_key))
+    if covered:
+        st.text(covered)
     if contributions.empty:
         return
     evidence = {}

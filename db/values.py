@@ -332,6 +332,23 @@ def document_visits(session: Session, run_key: str, doc_key: str) -> DocumentVis
     return DocumentVisits(tuple(steps), rows)
 
 
+def trained_count(session: Session, run_key: str) -> int | None:
+    """How many documents of its corpus the run trained on so far: the value rows of its first
+    target (every target has a row for each document a step used); None without targets."""
+    run = run_row(session, run_key)
+    target_id = session.execute(select(func.min(Target.id)).where(Target.run_id == run.id)).scalar()
+    if target_id is None:
+        return None
+    low = value_key(target_id, 0)
+    return int(
+        session.execute(
+            select(func.count())
+            .select_from(DocumentValue)
+            .where(DocumentValue.id >= low, DocumentValue.id < low + KEY_STRIDE)
+        ).scalar_one()
+    )
+
+
 def write_efficiency(session: Session, run_key: str, records: Sequence[EfficiencyRecord]) -> None:
     """Store (replace) efficiency points of a run, keyed by (step, target)."""
     run = run_row(session, run_key)

@@ -149,6 +149,7 @@ def test_a_document_the_run_never_trained_on_says_so(seeded: str) -> None:
     at.run()
     ok(at)
     assert f"Never trained on in run {RUN}: none of its 4 steps used it." in texts(at)
+    assert f"Run {RUN} trained on 7 of the 8 documents of its corpus." in texts(at)
     at.session_state[document_view.OPEN_STATE] = (1, KNOWN_TOP)
     at.run()
     assert f"Trained on in run {RUN}: 4 of its 4 steps used it, steps 1, 2, 3, 4." in texts(at)

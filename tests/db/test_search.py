@@ -13,7 +13,7 @@ from db.listings import list_targets
 from db.models import TargetOrigin
 from db.search import MAX_QUERY_CHARS, BadQuery, like_pattern, search_documents
 from db.session import make_sessionmaker, session_scope
-from db.values import document_visits, write_document_values, write_visits
+from db.values import document_visits, trained_count, write_document_values, write_visits
 
 DOCS = [
     document("alpha", "The Lamplighter counted forty-one lamps.", title="The Lamplighter's Ledger"),
@@ -99,6 +99,11 @@ def test_a_document_its_runs_and_the_steps_that_trained_on_it(searchable):
         assert found is not None and (found.title, found.source) == ("Salt Road Song", "press")
         assert find_document(session, corpus_id, "nope") is None
         assert corpus_runs(session, corpus_id) == ["r1"]
+        assert trained_count(session, "r1") == 0  # no value rows yet
+    with session_scope(write) as session:
+        write_document_values(session, "r1", "t", order[:3], np.ones(3), np.ones(3))
+    with session_scope(read) as session:
+        assert trained_count(session, "r1") == 3
 
 
 def test_a_target_is_attributed_only_once_its_run_is_done(searchable):
