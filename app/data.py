@@ -27,7 +27,7 @@ from db import catalog, jobs, listings, rankings
 from db.schema import SchemaOutOfDate, check_schema, current_revision, upgrade
 from db.search import SearchResult, search_documents
 from db.session import make_engine, make_sessionmaker, safe_url, session_scope, url_from_environment
-from db.values import DocumentVisits, document_visits
+from db.values import DocumentVisits, document_visits, trained_count
 from provenance import jobs as provenance_jobs
 from provenance import pending, ranking
 from provenance.jobs import JobPayload
@@ -348,3 +348,10 @@ def visits(url: str, run_key: str, doc_key: str) -> DocumentVisits | None:
 def links(url: str, run_key: str, doc_keys: tuple[str, ...]) -> dict[str, str | None]:
     """doc_key -> the document's URL as the corpus gives it (None without one)."""
     return {k: d.url for k, d in read(url, catalog.documents, run_key, doc_keys).items()}
+
+
+@st.cache_data(ttl=READ_TTL_S, show_spinner=False)
+def coverage(url: str, run_key: str) -> tuple[int | None, int | None]:
+    """(documents the run trained on so far, documents in its corpus); None where unknown."""
+    corpus = read(url, catalog.run_corpus, run_key)
+    return read(url, trained_count, run_key), None if corpus is None else corpus.n_documents
