@@ -7,6 +7,7 @@ helpers only arrange it for a table, the detail view and the value-vs-similarity
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -44,6 +45,15 @@ WORDS = (
     "without visible borrowing (style, facts, vocabulary). "
     "Thresholds: `provenance/reports/README.md`."
 )
+
+
+def progress_to(bar) -> Callable[[int, int], None]:
+    """A `progress(done, total)` callback that moves a `st.progress` bar."""
+
+    def report(done: int, total: int) -> None:
+        bar.progress(done / max(total, 1), text=f"Evidence: {done} of {total} documents")
+
+    return report
 
 
 def with_evidence(values: pd.DataFrame, found: pd.DataFrame) -> pd.DataFrame:

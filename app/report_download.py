@@ -14,11 +14,11 @@ import streamlit as st
 
 from app import data
 
-FORMATS = {  # format -> (button name, MIME type)
-    "pdf": ("PDF", "application/pdf"),
-    "html": ("HTML", "text/html"),
-    "json": ("JSON", "application/json"),
-    "csv": ("CSV", "text/csv"),
+FORMATS = {  # format -> (what the file is, MIME type)
+    "pdf": ("PDF report", "application/pdf"),
+    "html": ("HTML report", "text/html"),
+    "json": ("JSON report (verifiable)", "application/json"),
+    "csv": ("CSV of the shown documents", "text/csv"),
 }
 
 VERIFY_WORDS = (
@@ -36,27 +36,29 @@ def state_key(prefix: str, run_key: str, target_key: str, fmt: str) -> str:
 
 
 def file_name(run_key: str, target_key: str, fmt: str) -> str:
-    """A download name from the run and target ids, reduced to safe characters."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", f"provenance-{run_key}-{target_key}")[:120]
-    return f"{stem}.{fmt}"
+    """A download name that says what the file holds, e.g.
+    provenance-report_<run>_<target>.pdf, from the ids reduced to safe characters."""
+    safe = [re.sub(r"[^A-Za-z0-9.-]+", "-", key)[:80] for key in (run_key, target_key)]
+    return f"provenance-report_{safe[0]}_{safe[1]}.{fmt}"
 
 
 def report_downloads(prefix: str, url: str, run_key: str, target_key: str) -> None:
     """Prepare/download buttons for the report of (run, target), one column per format."""
     latest = data.committed_step(url, run_key)
     st.caption(
-        "The report: target, run, method, efficiency check, top and harmful documents with "
-        "their evidence, roll-ups, charts and a manifest of hashes. " + VERIFY_WORDS
+        "The report of this output: a one-page summary (the leading sources, their evidence, "
+        "confidence and limits), the method, the top and harmful documents with their "
+        "evidence, rights holders, the efficiency check and a manifest of hashes. " + VERIFY_WORDS
     )
     for column, (fmt, (name, mime)) in zip(st.columns(len(FORMATS)), FORMATS.items(), strict=True):
         key = state_key(prefix, run_key, target_key, fmt)
         with column:
             if st.button(f"Prepare {name}", key=f"{prefix}_prepare_{fmt}"):
-                with st.spinner(f"Rendering the {name} report..."):
+                with st.spinner(f"Preparing the {name}..."):
                     try:
                         st.session_state[key] = data.report(run_key, target_key, fmt)
-                    except ValueError as err:  # e.g. no browser for the PDF's charts
-                        st.error(f"The {name} report could not be rendered:")
+                    except ValueError as err:  # e.g. a target without values yet
+                        st.error(f"The {name} could not be prepared:")
                         st.code(str(err), language=None, wrap_lines=True)  # may quote ids
             prepared = st.session_state.get(key)
             if prepared is None:
@@ -64,14 +66,16 @@ def report_downloads(prefix: str, url: str, run_key: str, target_key: str) -> No
             content, digest, shown = prepared
             if shown < latest:
                 st.caption(
-                    f"The {name} report prepared earlier shows step {shown}; the run has "
+                    f"The {name} prepared earlier shows step {shown}; the run has "
                     f"committed values up to step {latest} since. Prepare it again."
                 )
             else:
+                filename = file_name(run_key, target_key, fmt)
                 st.download_button(
                     f"Download {name}",
                     content,
-                    file_name=file_name(run_key, target_key, fmt),
+                    file_name=filename,
+                    help=f"Saves {filename}",
                     mime=mime,
                     key=f"{prefix}_download_{fmt}",
                 )

@@ -24,12 +24,16 @@ Everything here is a pure function of its inputs; caching and storage live in db
 from __future__ import annotations
 
 import enum
+import hashlib
 import re
+import threading
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from difflib import SequenceMatcher
 from itertools import pairwise
+from typing import ClassVar
 
 import numpy as np
 
@@ -222,16 +226,71 @@ def similarity(target: str, document: str, embed: Embed, thresholds: Thresholds)
 def bm25_scores(query: str, collection: Sequence[str]) -> np.ndarray:
     """BM25 (bm25s defaults: Lucene variant, k1=1.5, b=0.75) of every text of `collection` for
     `query`, float64 [len(collection)]. Terms are the normalised words of `words`, so IDF and
-    length normalisation come from `collection` itself: pass the whole corpus for corpus IDF."""
-    import bm25s
+    length normalisation come from `collection` itself: pass the whole corpus for corpus IDF.
 
+    The index of a collection is built once and kept (`Bm25Index.of`): a report ranks and
+    scores its evidence against the same corpus, and the UI asks again for every target."""
     if not collection:
         return np.zeros(0)
-    tokens = [list(words(text).tokens) or [""] for text in collection]
-    index = bm25s.BM25()
-    index.index(tokens, show_progress=False)
-    query_tokens = list(dict.fromkeys(words(query).tokens))
-    return index.get_scores(query_tokens).astype(np.float64)
+    return Bm25Index.of(collection).scores(query)
+
+
+class Bm25Index:
+    """A BM25 index of one collection of texts, whatever order they come in.
+
+    The texts are indexed sorted (equal texts score alike, and BM25's document frequencies
+    and mean length do not depend on order), so two callers that list one corpus in different
+    orders share one index and get the same scores. `of` keeps the last `CACHED` indexes,
+    keyed by the SHA-256 of the sorted texts (each length-prefixed): building the index of a
+    17,000-document corpus takes seconds, hashing it milliseconds."""
+
+    CACHED = 4  # corpora kept: a UI session rarely looks at more runs at once
+    _cache: ClassVar[OrderedDict[str, Bm25Index]] = OrderedDict()
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, texts: Sequence[str]):
+        import bm25s
+
+        self.size = len(texts)
+        self._index = bm25s.BM25()
+        self._index.index([list(words(t).tokens) or [""] for t in texts], show_progress=False)
+
+    @classmethod
+    def of(cls, collection: Sequence[str]) -> _Ordered:
+        order = sorted(range(len(collection)), key=collection.__getitem__)
+        digest = hashlib.sha256()
+        for i in order:
+            data = collection[i].encode("utf-8", "surrogatepass")
+            digest.update(len(data).to_bytes(8, "little") + data)
+        key = digest.hexdigest()
+        with cls._lock:
+            index = cls._cache.get(key)
+            if index is not None:
+                cls._cache.move_to_end(key)
+        if index is None:
+            index = cls([collection[i] for i in order])
+            with cls._lock:
+                cls._cache[key] = index
+                while len(cls._cache) > cls.CACHED:
+                    cls._cache.popitem(last=False)
+        return _Ordered(index, np.asarray(order, dtype=np.int64))
+
+    def scores(self, query: str) -> np.ndarray:
+        """float64 [size]: the score of each indexed text (in indexed order) for `query`."""
+        terms = list(dict.fromkeys(words(query).tokens))
+        return self._index.get_scores(terms).astype(np.float64)
+
+
+class _Ordered:
+    """An index seen in its caller's order: position i is the caller's i-th text."""
+
+    def __init__(self, index: Bm25Index, order: np.ndarray):
+        self.index, self.order = index, order  # order[j]: the caller's position of indexed j
+
+    def scores(self, query: str) -> np.ndarray:
+        out = np.empty(self.index.size, dtype=np.float64)
+        out[self.order] = self.index.scores(query)
+        return out
 
 
 def label(span: Span | None, target_words: int, cosine: float, thresholds: Thresholds) -> Label:

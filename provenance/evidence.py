@@ -6,11 +6,17 @@ evidence of each (target, document) pair under the current parameters is compute
 stored in the ledger (db/evidence.py) and read back afterwards, so two exports agree.
 BM25 uses the run's whole corpus as its collection (IDF and length normalisation) up to
 `BM25_MAX_DOCUMENTS`; past that, only the scored documents (said in `evidence_method`).
+
+Speed: the corpus's BM25 index is built once and reused (`attribution_engine.evidence.
+Bm25Index`, keyed by the corpus's texts, so the ranking and the evidence of every target of a
+run share it); sentence embeddings are computed in batches of `BATCH_DOCUMENTS` documents'
+passages rather than one call per document; documents are computed in the order given (the
+caller lists what is on screen first), and `progress(done, total)` is called after each batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version as package_version
 
@@ -18,7 +24,15 @@ import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from attribution_engine.embeddings import CachedEmbedder, model_version
-from attribution_engine.evidence import Evidence, Thresholds, bm25_scores, evidence
+from attribution_engine.evidence import (
+    Evidence,
+    Thresholds,
+    bm25_scores,
+    evidence,
+    passages,
+    windows,
+    words,
+)
 from db.catalog import get_target, run_targets
 from db.evidence import (
     EvidenceRecord,
@@ -36,6 +50,10 @@ from provenance.ranking import ranked_documents
 # Indexing a million documents for one report would take minutes; past this many the BM25
 # collection is the scored documents alone (IDF then compares them with each other only).
 BM25_MAX_DOCUMENTS = 200_000
+# Documents whose passages are embedded in one model call: large enough to batch the model's
+# work, small enough that progress moves every second or two on a loaded 2-core machine.
+BATCH_DOCUMENTS = 8
+Progress = Callable[[int, int], None]  # (documents done, documents to do)
 LABELS = {"verbatim": "verbatim", "close paraphrase": "paraphrase", "diffuse": "diffuse"}
 
 
@@ -79,6 +97,7 @@ def compute_evidence(
     doc_keys: Sequence[str],
     *,
     thresholds: Thresholds | None = None,
+    progress: Progress | None = None,
 ) -> PendingEvidence:
     """Evidence of the documents whose pair with the target the ledger lacks, computed with
     reads only, so that a read session holds no write lock while the embedding model loads."""
@@ -92,7 +111,7 @@ def compute_evidence(
     embed = CachedEmbedder(
         lambda shas: lookup_embeddings(session, model_version(), shas), vectors.update
     )
-    records = _compute(session, run_key, target_key, missing, embed, thresholds)
+    records = _compute(session, run_key, target_key, missing, embed, thresholds, progress)
     return PendingEvidence(version, records, vectors)
 
 
@@ -112,18 +131,55 @@ def recompute_evidence(
     return {r.doc_key: r for r in records}
 
 
-def _compute(session, run_key, target_key, doc_keys, embed, thresholds) -> list[EvidenceRecord]:
+def _compute(
+    session, run_key, target_key, doc_keys, embed, thresholds, progress=None
+) -> list[EvidenceRecord]:
+    thresholds = thresholds or Thresholds()
     target = get_target(session, run_key, target_key)
     texts = corpus_texts(session, run_key)
     keys = list(texts) if len(texts) <= BM25_MAX_DOCUMENTS else doc_keys
     scores = dict(zip(keys, bm25_scores(target.text, [texts[k] for k in keys]), strict=True))
-    return [
-        _record(
-            key,
-            evidence(target.text, texts[key], embed=embed, bm25=scores[key], thresholds=thresholds),
+    batched = _Batched(embed)
+    target_words = len(words(target.text).tokens)
+    target_windows = windows(target.text, thresholds.window_words, thresholds.window_stride)
+    records: list[EvidenceRecord] = []
+    if progress:
+        progress(0, len(doc_keys))
+    for start in range(0, len(doc_keys), BATCH_DOCUMENTS):
+        chunk = doc_keys[start : start + BATCH_DOCUMENTS]
+        batched.prefetch(
+            target_windows
+            + [p for key in chunk for p in passages(texts[key], target_words, thresholds)]
         )
-        for key in doc_keys
-    ]
+        records += [
+            _record(
+                key,
+                evidence(
+                    target.text, texts[key], embed=batched, bm25=scores[key], thresholds=thresholds
+                ),
+            )
+            for key in chunk
+        ]
+        if progress:
+            progress(len(records), len(doc_keys))
+    return records
+
+
+class _Batched:
+    """An embedder that computes many texts in one call (`prefetch`) and then answers each
+    document's own call from memory, so the model runs once per batch of documents."""
+
+    def __init__(self, embed):
+        self.embed, self.known = embed, {}
+
+    def prefetch(self, texts: Sequence[str]) -> None:
+        missing = [t for t in dict.fromkeys(texts) if t not in self.known]
+        if missing:
+            self.known.update(zip(missing, self.embed(missing), strict=True))
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        self.prefetch(texts)
+        return np.stack([self.known[t] for t in texts]).astype(np.float32)
 
 
 def store_evidence(
@@ -163,13 +219,17 @@ def fill_evidence(
     doc_keys: Sequence[str],
     *,
     thresholds: Thresholds | None = None,
+    progress: Progress | None = None,
 ) -> int:
     """Compute the evidence the ledger lacks for these documents in a read transaction (the
     embedding model loads for seconds) and store it in a short write one, so that a training
     run's ledger commits never wait on it. Returns how many of the pairs the ledger now has.
-    `factory` makes write sessions."""
+    `factory` makes write sessions; `progress(done, total)` hears of each batch of documents
+    computed (only missing pairs count; none is called when nothing is missing)."""
     with session_scope(read_only(factory)) as session:
-        pending = compute_evidence(session, run_key, target_key, doc_keys, thresholds=thresholds)
+        pending = compute_evidence(
+            session, run_key, target_key, doc_keys, thresholds=thresholds, progress=progress
+        )
     with session_scope(factory) as session:
         store_evidence(session, run_key, target_key, pending)
         known = read_evidence(session, run_key, target_key, pending.version)

@@ -133,8 +133,8 @@ if todo:
         "embedding model and indexes the corpus for BM25 (seconds); it is then kept in the ledger."
     )
     if st.button(f"Compute evidence for {len(todo)} documents", key="attribution_evidence"):
-        with st.spinner("Computing evidence..."):
-            data.compute_evidence(run_key, target_key, todo)
+        bar = st.progress(0.0, text="Loading the embedding model and the corpus index...")
+        data.compute_evidence(run_key, target_key, todo, evidence_view.progress_to(bar))
         st.rerun()
 
 if not top.empty:

@@ -21,7 +21,8 @@ from db.catalog import record_report
 from db.models import ReportFormat
 from db.session import session_scope
 from provenance.canonical import canonical, loads
-from provenance.reports.build import build_report, envelope
+from provenance.evidence import Progress
+from provenance.reports.build import build_report, envelope, require_values
 from provenance.reports.csv import render_csv
 from provenance.reports.html import render_html
 from provenance.reports.manifest import file_sha256
@@ -48,13 +49,17 @@ def prepare_report(
     target_key: str,
     *,
     run_dir: Path | None = None,
+    progress: Progress | None = None,
 ) -> dict:
-    """The envelope of the report of (run, target). The missing evidence is computed first,
-    outside the write lock; the input is then read in one short write transaction (evidence
-    that appeared meanwhile is stored there). `factory` makes write sessions."""
-    fill_report_evidence(factory, run_key, target_key)  # the slow part, outside the write lock
+    """The envelope of the report of (run, target). The shown documents are ranked once and
+    their missing evidence computed first, outside the write lock (`progress(done, total)`
+    hears of it); the input is then read in one short write transaction (evidence that
+    appeared meanwhile is stored there). `factory` makes write sessions. NoValuesError when
+    the target has no values yet (nothing to report)."""
+    shown = fill_report_evidence(factory, run_key, target_key, progress=progress)
     with session_scope(factory) as session:
-        data = read_report_input(session, run_key, target_key, run_dir=run_dir)
+        data = read_report_input(session, run_key, target_key, run_dir=run_dir, documents=shown)
+    require_values(data)
     return envelope(build_report(data))
 
 

@@ -1,50 +1,81 @@
-"""The PDF report (fpdf2), for people: the same sections as the HTML, the charts as static
-PNG images rendered by kaleido through the system's Chromium (no network), and the report's
-SHA-256 on every page.
+"""The PDF report (fpdf2), for people: the blocks of `layout.py` (summary on page 1, the
+contents on page 2, then method, findings and appendices), with the running line (output,
+run, report SHA-256) and the page number on every page, and an unfinished run's PARTIAL
+banner at the top of every page.
 
-kaleido needs a browser, and without one it waits forever. So the browser is looked up first
-(`find_browser`, fast), drawing is bounded by `CHART_SECONDS`, and when either fails the PDF is
-made without charts and says so on its first page and where the charts would be: the HTML
-report, which draws them in the reader's browser, stays complete.
-
-Text uses DejaVu Sans (Debian's fonts-dejavu-core), so any Unicode in corpus or target text
-prints; without it the PDF falls back to a core font and replaces the characters Latin-1 cannot
-hold with '?'.
+No browser and no image: bars are drawn as text, so a PDF takes well under a second to lay
+out, on any machine. Text uses DejaVu Sans (Debian's fonts-dejavu-core), so any Unicode in
+corpus or target text prints; without it the PDF falls back to a core font and replaces the
+characters Latin-1 cannot hold with '?'.
 """
 
 from __future__ import annotations
 
-import io
-import threading
-import warnings
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fpdf import FPDF
+from fpdf.fonts import FontFace
 
-from provenance.reports.charts import figures
-from provenance.reports.manifest import summary_rows
-from provenance.reports.wording import evidence_words
-
-FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
-SNIPPET = 500  # characters of a document printed around its longest common span
-CHART_WIDTH, CHART_HEIGHT = 900, 420  # pixels of each chart image
-# Six charts take 3-10 s with a warm Chromium on a loaded 2-core machine; a minute means stuck.
-CHART_SECONDS = 60.0
-NO_CHARTS = (
-    "This PDF has no charts: {reason}. The HTML report of the same report has every chart; "
-    "to draw them here, install Debian's chromium (`apt-get install -y chromium`)."
+from provenance.reports.layout import (
+    Bullets,
+    Heading,
+    Layout,
+    Marked,
+    PageBreak,
+    Paragraph,
+    Table,
+    layout,
 )
 
-
-class ChartExportError(ValueError):
-    """Charts could not be rendered to images; says what to install. A ValueError so that the
-    CLI reports it as a fixable problem (an install, or --format html) rather than a crash."""
-
+FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
+BAR = 12  # characters of the longest bar
+HIGHLIGHT = (176, 64, 0)  # shared words: bold, underlined, in this colour
+BANNER = (190, 0, 0)
 
 # Characters of the target (and of its prompt) a PDF prints. FPDF lays text out line by line:
 # a 1 MB target took 46 s and a 20 MB one about 15 minutes, inside the UI server. Beyond this
 # the PDF says how much it left out; the JSON and HTML reports hold the whole text.
 MAX_PDF_TARGET_CHARS = 20_000
+
+
+def render_pdf(document: dict) -> bytes:
+    """The PDF of a report envelope (`build.envelope`)."""
+    document = _clip_target(document)
+    prepared = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    page = layout(document, prepared=prepared)
+    pdf = _Pdf(page)
+    pdf.add_page()
+    pdf.set_font(pdf.base_font, style="B", size=16)
+    pdf.multi_cell(0, 8, pdf.safe(page.title), new_x="LMARGIN", new_y="NEXT")
+    contents_placed = False
+    for block in page.blocks:
+        if isinstance(block, PageBreak):
+            pdf.add_page()
+            if not contents_placed:  # page 2: the contents, filled in at the end
+                pdf.insert_toc_placeholder(_contents, pages=1)
+                contents_placed = True
+        elif isinstance(block, Heading):
+            pdf.heading(block)
+        elif isinstance(block, Paragraph):
+            pdf.paragraph(block)
+        elif isinstance(block, Marked):
+            pdf.marked(block)
+        elif isinstance(block, Bullets):
+            for item in block.items:
+                pdf.paragraph(Paragraph(f"•  {item}", small=True), indent=4)
+        elif isinstance(block, Table):
+            pdf.grid(block)
+    return bytes(pdf.output())
+
+
+def _clip_target(document: dict) -> dict:
+    target = document["report"]["target"]
+    clipped = {k: _clipped(target[k]) for k in ("text", "prompt") if target[k]}
+    if not clipped:
+        return document
+    report = {**document["report"], "target": {**target, **clipped}}
+    return {**document, "report": report}
 
 
 def _clipped(text: str) -> str:
@@ -56,201 +87,114 @@ def _clipped(text: str) -> str:
     )
 
 
-def render_pdf(document: dict, *, charts: bool = True) -> bytes:
-    """The PDF of a report envelope. With `charts`, the charts are drawn when a browser is
-    found and draws them within CHART_SECONDS; otherwise the PDF is marked chart-less."""
-    report = document["report"]
-    images: list[tuple[str, bytes]] = []
-    missing = None  # why the charts are not drawn, when they were asked for
-    if charts:
-        try:
-            images = chart_images(report, timeout=CHART_SECONDS)
-        except ChartExportError as error:
-            missing = str(error)
-    pdf = _Pdf(document["sha256"])
-    pdf.add_page()
-    pdf.heading(f"Provenance report: target {report['target']['key']}", 16)
-    pdf.write_line(f"Report SHA-256: {document['sha256']}", size=8)
-    if missing:
-        pdf.write_line(NO_CHARTS.format(reason=missing), bold=True)
-    pdf.heading("Target")
-    if report["target"]["prompt"]:
-        pdf.write_line(f"Prompt: {_clipped(report['target']['prompt'])}")
-    pdf.write_line(_clipped(report["target"]["text"]))
-    if report["target"].get("source_flag"):
-        pdf.write_line(f"Warning: this target {report['target']['source_flag']}")
-    pdf.heading("Model and run")
-    for key, value in report["run"].items():
-        pdf.write_line(f"{key}: {value}")
-    pdf.heading("Method")
-    for key, value in report["method"].items():
-        if key != "approximations":
-            pdf.write_line(f"{key}: {value}")
-    for item in report["method"]["approximations"]:
-        pdf.write_line(f"- {item}")
-    pdf.heading("Efficiency check")
-    for key, value in report["efficiency"].items():
-        pdf.write_line(f"{key}: {value}")
-    pdf.heading("Top contributors")
-    pdf.write_line(report["method"]["ranked_by"], size=8)
-    _documents(pdf, report["contributors"], report["target"]["text"])
-    pdf.heading("Harmful documents (raised the target's loss)")
-    _documents(pdf, report["harmful"], report["target"]["text"])
-    pdf.heading("Rights holders")
-    for field, rows in report["rollups"].items():
-        pdf.write_line(f"By {field}: (specific, raw, share, takedown estimate in nats)", bold=True)
-        for r in rows:
-            share = "" if r["share"] is None else f"{r['share']:.1%}"
-            pdf.write_line(
-                f"{r[field]}: {r['documents']} documents, {r['specific']:+.6g}, {r['raw']:+.6g}, "
-                f"{share}, takedown {r['takedown_estimate']:+.6g}"
-            )
-    if missing:
-        pdf.heading("Charts")
-        pdf.write_line(NO_CHARTS.format(reason=missing))
-    elif images:
-        pdf.heading("Charts")
-        for caption, png in images:
-            height = pdf.epw * CHART_HEIGHT / CHART_WIDTH
-            if pdf.get_y() + height + 8 > pdf.page_break_trigger:
-                pdf.add_page()  # keep a caption on the page of its chart
-            pdf.write_line(caption, bold=True)
-            pdf.image(io.BytesIO(png), w=pdf.epw, h=height)
-    pdf.add_page()
-    _manifest(pdf, report["manifest"])
-    return bytes(pdf.output())
-
-
-def find_browser() -> str | None:
-    """The browser kaleido would start (choreographer's own lookup), or None: no browser."""
-    from choreographer.browsers.chromium import Chromium
-
-    return Chromium.find_browser(skip_local=False)
-
-
-def chart_images(report: dict, *, timeout: float = CHART_SECONDS) -> list[tuple[str, bytes]]:
-    """PNG bytes of every chart, through one kaleido browser session; ChartExportError when no
-    browser is found or drawing takes more than `timeout` seconds (a browser that cannot start
-    makes kaleido wait forever, so the drawing runs on a daemon thread that is left behind)."""
-    shown = figures(report)
-    if not shown:
-        return []
-    if find_browser() is None:
-        raise ChartExportError("no Chromium or Chrome browser was found for kaleido")
-    outcome: dict[str, object] = {}
-
-    def draw() -> None:
-        try:
-            outcome["images"] = _draw(shown)
-        except BaseException as error:  # handed to the caller's thread, never swallowed
-            outcome["error"] = error
-
-    worker = threading.Thread(target=draw, name="kaleido-charts", daemon=True)
-    worker.start()
-    worker.join(timeout)
-    if worker.is_alive():
-        raise ChartExportError(f"the browser did not draw the charts within {timeout:g} s")
-    if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
-    return outcome["images"]  # type: ignore[return-value]
-
-
-def _draw(shown: list) -> list[tuple[str, bytes]]:
-    import kaleido
-
-    try:
-        kaleido.start_sync_server(silence_warnings=True)
-    except Exception as error:  # kaleido raises its own types for a missing browser
-        raise ChartExportError(
-            f"kaleido could not start a browser to draw the charts ({error}); install Debian's "
-            "chromium (`apt-get install -y chromium`) or export with --format html"
-        ) from error
-    try:
-        with warnings.catch_warnings():
-            # plotly warns that per-call browser options are unused with a running server.
-            warnings.filterwarnings("ignore", message="The kopts argument is ignored")
-            return [
-                (c, f.to_image(format="png", width=CHART_WIDTH, height=CHART_HEIGHT))
-                for c, f in shown
-            ]
-    finally:
-        kaleido.stop_sync_server(silence_warnings=True)
-
-
-def _documents(pdf: _Pdf, rows: list[dict], target_text: str) -> None:
-    if not rows:
-        pdf.write_line("None.")
-    for r in rows:
-        share = "" if r["share"] is None else f", share {r['share']:.1%}"
-        if r["rank_by_words"] is not None:
-            share += f"; rank by value {r['rank_by_value']}, by words {r['rank_by_words']}"
-        pdf.write_line(
-            f"#{r['rank']} {r['doc_key']}: specific {r['specific']:+.6g}, raw {r['raw']:+.6g}"
-            f"{share}",
-            bold=True,
-        )
-        meta = ", ".join(f"{f}: {r[f]}" for f in ("title", "source", "author", "license") if r[f])
-        if meta:
-            pdf.write_line(meta, size=8)
-        ev = r["evidence"]
-        if ev:
-            pdf.write_line("; ".join(evidence_words(ev, target_text)), size=8)
-        text = r["text"]
-        centre = ev["longest_span"]["document"][0] if ev and ev["longest_span"] else 0
-        start = max(0, centre - SNIPPET // 3)
-        snippet = text[start : start + SNIPPET]
-        pdf.write_line(
-            ("..." if start else "") + snippet + ("..." if len(text) > start + SNIPPET else ""),
-            size=8,
-        )
-
-
-def _manifest(pdf: _Pdf, manifest: dict) -> None:
-    corpus = manifest["corpus"]
-    pdf.heading("Manifest")
-    for key, value in summary_rows(manifest):
-        pdf.write_line(f"{key}: {value}", size=8)
-    if corpus["skipped_lines"]:
-        pdf.write_line("Skipped input lines", bold=True)
-        for s in corpus["skipped_lines"]:
-            pdf.write_line(f"{s.get('location')}: {s.get('reason')}", size=8)
-    if manifest["run_files"]:
-        pdf.write_line("Run files (SHA-256)", bold=True)
-        for path, sha in manifest["run_files"].items():
-            pdf.write_line(f"{sha}  {path}", size=7)
-    pdf.write_line("Documents (SHA-256)", bold=True)
-    for d in corpus["documents"]:
-        pdf.write_line(f"{d['sha256']}  {d['doc_key']}", size=7)
+def _contents(pdf: _Pdf, outline) -> None:
+    pdf.set_font(pdf.base_font, style="B", size=13)
+    pdf.cell(0, 8, "Contents", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(pdf.base_font, size=10)
+    for section in outline:
+        if section.level == 0:
+            pdf.cell(150, 6, pdf.safe(section.name))
+            pdf.cell(0, 6, f"page {section.page_number}", new_x="LMARGIN", new_y="NEXT")
 
 
 class _Pdf(FPDF):
-    def __init__(self, report_sha256: str):
+    def __init__(self, page: Layout):
         super().__init__(format="A4")
-        self.report_sha256 = report_sha256
-        self.set_auto_page_break(auto=True, margin=15)
+        self.report_layout = page
+        self.set_auto_page_break(auto=True, margin=16)
         self.base_font = _font(self)
+        self.set_title(page.title)
+        self.set_creator("provenance")
+
+    def header(self) -> None:
+        banner = self.report_layout.banner
+        if banner:
+            self.set_font(self.base_font, style="B", size=10)
+            self.set_text_color(*BANNER)
+            self.multi_cell(0, 5, self.safe(banner), border=1, align="C")
+            self.set_text_color(0, 0, 0)
+            self.ln(2)
 
     def footer(self) -> None:
-        self.set_y(-12)
-        self.set_font(self.base_font, size=7)
-        self.cell(
-            0, 5, self._safe(f"report SHA-256 {self.report_sha256}  ·  page {self.page_no()}")
+        self.set_y(-13)
+        self.set_font(self.base_font, size=6.5)
+        self.set_text_color(90, 90, 90)
+        self.multi_cell(
+            0, 3, self.safe(f"{self.report_layout.running} · page {self.page_no()}"), align="C"
         )
+        self.set_text_color(0, 0, 0)
 
-    def heading(self, text: str, size: int = 12) -> None:
+    def heading(self, block: Heading) -> None:
+        size = 13 if block.level == 1 else 10.5
+        if self.get_y() > self.page_break_trigger - 30:
+            self.add_page()  # a heading never ends a page
+        if block.level == 1:
+            self.start_section(self.safe(block.text), level=0)
         self.set_font(self.base_font, style="B", size=size)
         self.ln(2)
-        self.multi_cell(0, size * 0.5, self._safe(text), new_x="LMARGIN", new_y="NEXT")
+        self.multi_cell(0, size * 0.5, self.safe(block.text), new_x="LMARGIN", new_y="NEXT")
         self.ln(1)
 
-    def write_line(self, text: str, size: int = 9, bold: bool = False) -> None:
-        self.set_font(self.base_font, style="B" if bold else "", size=size)
-        self.multi_cell(0, size * 0.45, self._safe(str(text)), new_x="LMARGIN", new_y="NEXT")
+    def paragraph(self, block: Paragraph, indent: float = 0) -> None:
+        size = 8 if block.small else 9.5
+        self.set_font(self.base_font, style="B" if block.strong else "", size=size)
+        self.set_x(self.l_margin + indent)
+        self.multi_cell(0, size * 0.48, self.safe(block.text), new_x="LMARGIN", new_y="NEXT")
+        self.ln(1)
 
-    def _safe(self, text: str) -> str:
+    def marked(self, block: Marked) -> None:
+        if block.caption:
+            self.set_font(self.base_font, style="B", size=8)
+            self.multi_cell(0, 4, self.safe(block.caption), new_x="LMARGIN", new_y="NEXT")
+        height, at = 4.6, 0
+        for start, end in sorted(block.ranges):
+            if start < at or end <= start:
+                continue
+            self._write(block.text[at:start], height, highlight=False)
+            self._write(block.text[start:end], height, highlight=True)
+            at = end
+        self._write(block.text[at:], height, highlight=False)
+        self.ln(height + 2)
+
+    def _write(self, text: str, height: float, highlight: bool) -> None:
+        if not text:
+            return
+        self.set_font(self.base_font, style="BU" if highlight else "", size=9.5)
+        self.set_text_color(*(HIGHLIGHT if highlight else (0, 0, 0)))
+        self.write(height, self.safe(text))
+        self.set_text_color(0, 0, 0)
+
+    def grid(self, block: Table) -> None:
+        size = 7.5 if block.small else 9
+        header, rows, widths = block.header, block.rows, block.widths
+        if block.bars is not None:
+            header, widths = [*header, "value"], [*widths, 0.12]
+            rows = [[*row, _bar(b)] for row, b in zip(rows, block.bars, strict=True)]
+        self.set_font(self.base_font, size=size)
+        total = sum(widths)
+        with self.table(
+            col_widths=[w / total for w in widths],
+            line_height=size * 0.48,
+            text_align="LEFT",
+            headings_style=FontFace(emphasis="BOLD", fill_color=(230, 230, 230)),
+            padding=1,
+        ) as table:
+            for row in [header, *rows]:
+                line = table.row()
+                for cell in row:
+                    line.cell(self.safe(cell))
+        self.ln(2)
+
+    def safe(self, text: str) -> str:
         if self.base_font == "DejaVu":
             return text
         return text.encode("latin-1", errors="replace").decode("latin-1")
+
+
+def _bar(fraction: float) -> str:
+    """A bar of block characters as long as `fraction` (-1..1) of BAR; hollow when negative."""
+    n = max(1, round(abs(fraction) * BAR)) if fraction else 0
+    return ("█" if fraction > 0 else "░") * n
 
 
 def _font(pdf: FPDF) -> str:

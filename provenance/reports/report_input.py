@@ -18,15 +18,17 @@ from db.catalog import (
     RunInfo,
     TargetInfo,
     document_hashes,
-    documents,
     get_run,
     get_target,
     run_corpus,
 )
+from db.catalog import (
+    documents as document_details,
+)
 from db.evidence import EvidenceRecord
-from db.rankings import efficiency_series, rollup, top_documents, trajectories
+from db.rankings import EfficiencyCheck, efficiency_check, rollup, top_documents, trajectories
 from db.session import read_only, session_scope
-from provenance.evidence import ensure_evidence, evidence_method, fill_evidence
+from provenance.evidence import Progress, ensure_evidence, evidence_method, fill_evidence
 from provenance.ranking import ranked_documents
 from provenance.recipe import Recipe
 from provenance.reports.manifest import RunFiles, read_run_files
@@ -50,7 +52,7 @@ class ReportInput:
     bottom: pd.DataFrame
     documents: dict[str, DocumentDetail]  # the shown documents, by doc_key
     evidence: dict[str, EvidenceRecord]  # of the shown documents that have it
-    efficiency: pd.DataFrame  # `db.rankings.efficiency_series` rows of this target
+    efficiency: EfficiencyCheck | None  # None: fewer than two steps stored
     rollups: dict[str, pd.DataFrame]  # `db.rankings.rollup` of this target, by field
     trajectories: pd.DataFrame
     corpus: CorpusInfo | None
@@ -59,25 +61,41 @@ class ReportInput:
     files: RunFiles
 
 
-def shown(session: Session, run_key: str, target_key: str, k: int):
-    """(contributors, harmful documents): the first k in the default ranking (training
-    contribution fused with word overlap), and the k lowest by specific value of those below
-    zero."""
+@dataclass(frozen=True)
+class Shown:
+    """The documents a report shows: `top`, the first k in the default ranking (training
+    contribution fused with word overlap; a `provenance.ranking.ranked_documents` frame), and
+    `bottom`, the k lowest by specific value of those below zero (`db.rankings.top_documents`).
+    Read once per export: the fused ranking scores the whole corpus with BM25."""
+
+    top: pd.DataFrame
+    bottom: pd.DataFrame
+
+    @property
+    def doc_keys(self) -> list[str]:
+        return self.top["doc_key"].tolist() + self.bottom["doc_key"].tolist()
+
+
+def shown(session: Session, run_key: str, target_key: str, k: int = TOP_K) -> Shown:
     top = ranked_documents(session, run_key, target_key, k)
     bottom = top_documents(session, run_key, target_key, k, by="specific", ascending=True)
-    return top, bottom[bottom["value"] < 0]
+    return Shown(top, bottom[bottom["value"] < 0])
 
 
 def fill_report_evidence(
-    factory: sessionmaker[Session], run_key: str, target_key: str, k: int = TOP_K
-) -> None:
+    factory: sessionmaker[Session],
+    run_key: str,
+    target_key: str,
+    k: int = TOP_K,
+    progress: Progress | None = None,
+) -> Shown:
     """Compute the evidence a report of (run, target) will show, outside any write transaction
-    (`fill_evidence`), so that reading the report's input afterwards only reads it."""
+    (`fill_evidence`), so that reading the report's input afterwards only reads it; returns
+    the shown documents, for `read_report_input`."""
     with session_scope(read_only(factory)) as session:
-        top, bottom = shown(session, run_key, target_key, k)
-    fill_evidence(
-        factory, run_key, target_key, top["doc_key"].tolist() + bottom["doc_key"].tolist()
-    )
+        documents = shown(session, run_key, target_key, k)
+    fill_evidence(factory, run_key, target_key, documents.doc_keys, progress=progress)
+    return documents
 
 
 def read_report_input(
@@ -89,29 +107,30 @@ def read_report_input(
     k: int = TOP_K,
     compute_evidence: bool = True,
     read_corpus_file: bool = True,
+    documents: Shown | None = None,
 ) -> ReportInput:
     """Read one report's input. Evidence missing from the ledger is computed and stored in
-    the session's transaction (compute_evidence=False leaves it out instead, as `verify`
-    does; read_corpus_file=False does not hash the recipe's corpus path either, as `verify`
-    reads only the files its caller names). RecipeError when the run's stored recipe cannot
-    be read."""
+        the session's transaction (compute_evidence=False leaves it out instead, as `verify`
+        does; read_corpus_file=False does not hash the recipe's corpus path either, as `verify`
+        reads only the files its caller names; `documents`, when given, are the shown documents
+    `fill_report_evidence` read, not ranked again). RecipeError when the run's stored recipe cannot
+        be read."""
     run = get_run(session, run_key)
     recipe = Recipe.from_json(run.recipe, where=f"the ledger's recipe of run {run_key!r}")
     target = get_target(session, run_key, target_key)
-    top, bottom = shown(session, run_key, target_key, k)
-    keys = top["doc_key"].tolist() + bottom["doc_key"].tolist()
-    efficiency = efficiency_series(session, run_key)
+    documents = documents or shown(session, run_key, target_key, k)
+    keys = documents.doc_keys
     return ReportInput(
         k=k,
         run=run,
         recipe=recipe,
         parent=get_run(session, run.parent_run_key) if run.parent_run_key else None,
         target=target,
-        top=top,
-        bottom=bottom,
-        documents=documents(session, run_key, keys),
+        top=documents.top,
+        bottom=documents.bottom,
+        documents=document_details(session, run_key, keys),
         evidence=ensure_evidence(session, run_key, target_key, keys, compute=compute_evidence),
-        efficiency=efficiency[efficiency["target_key"] == target_key],
+        efficiency=efficiency_check(session, run_key, target_key),
         rollups={field: rollup(session, run_key, target_key, field) for field in ROLLUP_FIELDS},
         trajectories=trajectories(session, run_key, target_key),
         corpus=run_corpus(session, run_key),

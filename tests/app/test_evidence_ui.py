@@ -222,7 +222,7 @@ def test_report_is_rendered_on_click_and_its_json_verifies(seeded: str, tmp_path
 
 def test_report_file_names_are_safe() -> None:
     name = report_download.file_name("run/../x", "<t> 1", "pdf")
-    assert name == "provenance-run_.._x-_t_1.pdf"
+    assert name == "provenance-report_run-..-x_-t-1.pdf"
 
 
 def test_a_prepared_report_is_withdrawn_when_the_run_commits_newer_values(seeded: str) -> None:

@@ -20,7 +20,7 @@ def test_pdf_of_a_huge_target_is_truncated_with_a_note(tmp_path: Path) -> None:
     document = json.loads(ledgered.report("json").read_bytes())
     document["report"]["target"]["text"] = "copied words " * 80_000  # 1 MB
     started = time.perf_counter()
-    pdf = render_pdf(document, charts=False)
+    pdf = render_pdf(document)
     seconds = time.perf_counter() - started
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     squeezed = "".join(text.split())

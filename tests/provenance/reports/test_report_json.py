@@ -62,7 +62,7 @@ def test_report_contents(ledgered, exported):
     assert manifest["final_weights_sha256"] and manifest["tokenizer_sha256"]
     by_source = {r["source"]: r for r in report["rollups"]["source"]}
     assert sum(r["documents"] for r in by_source.values()) == 40  # every document trained on
-    assert all(r["takedown_estimate"] == r["raw"] for r in by_source.values())
+    assert all(r["takedown"]["first_order"] == r["raw"] for r in by_source.values())
 
 
 def test_verify_passes_on_the_untouched_report(ledgered, exported):
