@@ -282,12 +282,13 @@ def evidence(url: str, run_key: str, target_key: str) -> pd.DataFrame:
     return read(url, evidence_frame, run_key, target_key, evidence_version())
 
 
-def compute_evidence(run_key: str, target_key: str, doc_keys: list[str]) -> int:
-    """Compute and store the missing evidence of these documents (loads the embedding model,
-    indexes the corpus for BM25: seconds); returns how many pairs the ledger now has."""
+def compute_evidence(run_key: str, target_key: str, doc_keys: list[str], progress=None) -> int:
+    """Compute and store the missing evidence of these documents, in their order (loads the
+    embedding model, indexes the corpus for BM25: seconds); returns how many pairs the ledger
+    now has. `progress(done, total)` hears of each batch of documents computed."""
     from provenance.evidence import fill_evidence
 
-    stored = fill_evidence(ledger().write, run_key, target_key, doc_keys)
+    stored = fill_evidence(ledger().write, run_key, target_key, doc_keys, progress=progress)
     evidence.clear()
     return stored
 
