@@ -14,6 +14,8 @@ import html
 import pandas as pd
 import plotly.graph_objects as go
 
+from provenance.labels import label
+
 POSITIVE = "#2b7bba"  # lowered the target's loss
 NEGATIVE = "#d1495b"  # raised it
 _LAYOUT = {"template": "plotly_white", "margin": {"l": 10, "r": 10, "t": 50, "b": 10}}
@@ -80,8 +82,8 @@ def rollup_figure(df: pd.DataFrame, field: str, value: str = "specific") -> go.F
     )
     return _laid_out(
         figure,
-        title=f"Contribution by {field}",
-        yaxis_title=f"{value} value (nats)",
+        title=f"Contribution by {label(field).lower()} ({value} value, summed)",
+        yaxis_title=f"{value} value (nats; positive = lowered the target's loss)",
         xaxis={"type": "category"},
     )
 
