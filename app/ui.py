@@ -164,13 +164,16 @@ def run_label(run: Any) -> str:
     return f"{run.run_key} ({run_progress(run)})"
 
 
+STOPPED = ("failed", "interrupted")  # statuses of a run that stopped before its last step
+
+
 def run_progress(run: Any) -> str:
-    """ "running, step 40 of 144", "failed at step 3 of 9", "queued, no step yet" (`run` is a
-    row of `data.runs`)."""
+    """ "still training, step 40 of 144", "failed at step 3 of 9", "interrupted at step 3 of
+    9", "started, no step committed yet" (`run` is a row of `data.runs`)."""
     of = f" of {int(run.total_steps)}" if is_known(run.total_steps) else ""
     step = int(run.committed_step)
-    if run.status == "failed":
-        return f"failed at step {step}{of}"
+    if run.status in STOPPED:
+        return f"{run.status} at step {step}{of}"
     if step == 0:
         return "started, no step committed yet"
     return f"still training, step {step}{of}"
@@ -183,10 +186,10 @@ def run_banner(run: Any) -> None:
     step = int(run.committed_step)
     if run.status == "done":
         return
-    if run.status == "failed":
+    if run.status in STOPPED:
         st.warning(
-            f"Run {key} failed at step {step}{of}: the values shown stop there and are "
-            "incomplete. Resume it from the Runs page or the command line.",
+            f"Run {key} {run.status} at step {step}{of}: the values shown stop there and are "
+            "incomplete. Resume it from the Runs page or with `provenance train --resume`.",
             icon=":material/error:",
         )
     elif step == 0:

@@ -319,3 +319,14 @@ def test_links_only_for_web_addresses_and_evidence_columns_first() -> None:
     ]
     assert document_view.doc_of_point([{"y": "a&amp;b"}], ["a&b", "c"]) == "a&b"
     assert document_view.doc_of_point([{"y": "zz"}], ["a"]) is None
+
+
+def test_run_labels_say_how_far_a_run_got() -> None:
+    def run(status: str, step: int, total: float | None = 9) -> SimpleNamespace:
+        return SimpleNamespace(run_key="r", status=status, committed_step=step, total_steps=total)
+
+    assert ui.run_label(run("done", 9)) == "r"
+    assert ui.run_label(run("running", 4)) == "r (still training, step 4 of 9)"
+    assert ui.run_label(run("interrupted", 3)) == "r (interrupted at step 3 of 9)"
+    assert ui.run_label(run("failed", 3, float("nan"))) == "r (failed at step 3)"
+    assert ui.run_label(run("created", 0)) == "r (started, no step committed yet)"
