@@ -19,7 +19,7 @@ from app.highlight import numbered_spans_html
 from db.catalog import DocumentDetail
 from db.session import make_engine, make_sessionmaker, session_scope
 from db.values import DocumentVisits, write_visits
-from tests.app.conftest import HOSTILE_TEXT, KNOWN_TARGET, KNOWN_TOP, RUN
+from tests.app.conftest import ENTRY, HOSTILE_TEXT, KNOWN_TARGET, KNOWN_TOP, RUN
 from tests.app.test_pages import page, texts
 
 HOSTILE_QUERIES = [
@@ -330,3 +330,32 @@ def test_run_labels_say_how_far_a_run_got() -> None:
     assert ui.run_label(run("interrupted", 3)) == "r (interrupted at step 3 of 9)"
     assert ui.run_label(run("failed", 3, float("nan"))) == "r (failed at step 3)"
     assert ui.run_label(run("created", 0)) == "r (started, no step committed yet)"
+
+
+def _paged_script() -> None:
+    import pandas as pd
+    import streamlit as st
+
+    from app import ui
+
+    page = ui.paged(pd.DataFrame({"n": range(250)}), "t_page")
+    st.text(f"{page['n'].iloc[0]}-{page['n'].iloc[-1]}")
+
+
+def test_a_long_table_is_shown_a_page_at_a_time() -> None:
+    at = AppTest.from_function(_paged_script, default_timeout=60).run()
+    ok(at)
+    assert at.text[0].value == "0-99" and "Rows 1 to 100 of 250." in texts(at)
+    at.number_input(key="t_page").set_value(3).run()
+    assert at.text[0].value == "200-249" and "Rows 201 to 250 of 250." in texts(at)
+
+
+def test_the_detail_opens_the_document_view_and_it_opens_an_attribution(seeded: str) -> None:
+    at = AppTest.from_file(ENTRY, default_timeout=60).run()
+    at.switch_page("views/attribution.py").run()
+    at.selectbox(key="attribution_target").set_value(KNOWN_TARGET).run()
+    at.button(key="attribution_doc_open").click().run()
+    ok(at)
+    assert at.title[0].value == "Documents"
+    assert at.session_state[document_view.OPEN_STATE] == (1, KNOWN_TOP)
+    assert any("rank_specific" in d.value.columns for d in at.dataframe)
