@@ -18,8 +18,8 @@ gradient of 124M parameters).
 """
 
 import argparse
-import copy
 import json
+import math
 import statistics
 import subprocess
 import sys
@@ -119,10 +119,10 @@ def build(shape: Shape, seed: int = 0):
     return model, batch, token_rows(shape.vocab, n_targets, shape.target_tokens)
 
 
-def make_step(variant: Variant, model, batch, targets) -> Callable[[], None]:
-    """A closure that performs one training step of this variant on its own model copy."""
-    model = copy.deepcopy(model)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4)
+def make_step(variant: Variant, model, optimizer, batch, targets) -> Callable[[], None]:
+    """A closure that performs one training step of this variant. Every variant trains the
+    same model and optimizer (at GPT-2-small width a copy each, with its Adam state, was 2 GiB
+    per variant); an attributor's hooks do nothing outside its own steps."""
     chosen = {key: value[: variant.targets] for key, value in targets.items()}
     n_total = int(predicted_counts(batch["labels"]).sum())
     if variant.targets == 0:
@@ -175,7 +175,8 @@ def per_sample_step(model, optimizer, batch, targets, n_total) -> Callable[[], N
 
 def time_variants(shape: Shape, chosen: list[Variant], rounds: int) -> dict[str, float]:
     model, batch, targets = build(shape)
-    steps = {v.name: make_step(v, model, batch, targets) for v in chosen}
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4)
+    steps = {v.name: make_step(v, model, optimizer, batch, targets) for v in chosen}
     for step in steps.values():  # warm-up: allocator, kernels, optimizer state
         step()
     times: dict[str, list[float]] = {name: [] for name in steps}
@@ -218,8 +219,7 @@ def floor_parts(
         with capture.recording(shape.rows, shape.tokens) as calls:
             (row_loss_sums(model, batch).sum() / n_total).backward()
         train = uses_by_parameter(calls)
-        counts = sorted({1, 8} | set(shape.target_counts))
-        for n_targets in [n for n in counts if max_targets is None or n <= max_targets]:
+        for n_targets in [n for n in (1, 8) if max_targets is None or n <= max_targets]:
             chosen = {key: value[:n_targets] for key, value in targets.items()}
             pass_seconds = _median_seconds(partial(target_pass, model, capture, chosen), rounds)
             theirs = uses_by_parameter(target_pass(model, capture, chosen)[1])
@@ -262,7 +262,8 @@ def peak_memory_child(shape: Shape, name: str, threads: int) -> None:
     torch.set_num_threads(threads)
     variant = next(v for v in variants(shape) if v.name == name)
     model, batch, targets = build(shape)
-    step = make_step(variant, model, batch, targets)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4)
+    step = make_step(variant, model, optimizer, batch, targets)
     before = rss_kib("VmRSS")
     for _ in range(3):
         step()
@@ -285,13 +286,18 @@ def report(shape: Shape, name: str, threads: int, rounds: int, args) -> None:
     chosen = [
         v
         for v in variants(shape)
-        if v.targets == 0 or args.max_targets is None or v.targets <= args.max_targets
+        if v.targets == 0
+        or (
+            (args.max_targets is None or v.targets <= args.max_targets)
+            and (not args.only or any(part in v.name for part in args.only))
+        )
     ]
-    medians = time_variants(shape, chosen, rounds)
-    floors = floor_parts(shape, rounds, args.max_targets)
+    timed = not args.memory_only
+    medians = time_variants(shape, chosen, rounds) if timed else {}
+    floors = floor_parts(shape, rounds, args.max_targets) if timed else {}
     memory = {} if args.no_memory else peak_memory(name, chosen, threads)
     plain_name = chosen[0].name
-    plain = medians[plain_name]
+    plain = medians.get(plain_name, math.nan)
     print(f"\nshape {name}: {shape}, threads {threads}, median of {rounds} steps")
     floors_text = ", ".join(
         f"{1 + n * shape.target_tokens / (shape.rows * shape.tokens):.3f} ({_targets(n)})"
@@ -299,15 +305,15 @@ def report(shape: Shape, name: str, threads: int, rounds: int, args) -> None:
     )
     print(f"physical floor 1 + V*T'/(B*T): {floors_text}")
     model = build(shape)[0]
-    memory = TargetMemory.estimate(Capture(model).hooked, shape.vocab, shape.target_tokens, 4)
+    estimate = TargetMemory.estimate(Capture(model).hooked, shape.vocab, shape.target_tokens, 4)
     print(
         f"engine's estimate per target (attribution_engine/budget.py): captures kept "
-        f"{memory.kept / 2**20:.1f} MiB, its pass {memory.passing / 2**20:.1f} MiB"
+        f"{estimate.kept / 2**20:.1f} MiB, its pass {estimate.passing / 2**20:.1f} MiB"
     )
     print("| variant | step ms | x plain | peak MiB | x plain |")
     print("|---|---:|---:|---:|---:|")
     for variant in chosen:
-        ms = medians[variant.name] * 1000
+        ms = medians.get(variant.name, math.nan) * 1000
         mem = memory.get(variant.name)
         mem_text = f"{mem:.0f} | {mem / memory[plain_name]:.2f}" if mem else "- | -"
         print(f"| {variant.name} | {ms:.1f} | {ms / 1000 / plain:.2f} | {mem_text} |")
@@ -339,6 +345,12 @@ def main() -> None:
         "--max-targets", type=int, help="leave out variants with more targets (default: none)"
     )
     parser.add_argument("--no-memory", action="store_true", help="skip the memory processes")
+    parser.add_argument("--memory-only", action="store_true", help="skip the timed steps")
+    parser.add_argument(
+        "--only",
+        action="append",
+        help="keep variants whose name contains this (repeatable; the plain step is always kept)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     names = args.shape or (["quick"] if args.quick else ["small", "gpt2-small"])
