@@ -1,6 +1,7 @@
-"""The provenance report download (DESIGN 7): one "Prepare" button per format, then the file.
+"""The provenance report download: one "Prepare" button per format, then the file, named for
+what it holds (provenance-report_<run>_<target>.<ext>).
 
-A report is rendered only when its button is pressed (a PDF draws its charts through Chromium:
+A report is rendered only when its button is pressed (its evidence may be computed first:
 seconds), kept in the session state under (run, target, format) and offered with
 `st.download_button` on every rerun after that, with the SHA-256 of its JSON report, until the
 run commits newer values: a report of an older step is then withdrawn, with a word why.
@@ -8,11 +9,10 @@ run commits newer values: a report of an older step is then withdrawn, with a wo
 
 from __future__ import annotations
 
-import re
-
 import streamlit as st
 
 from app import data
+from provenance.report_files import report_file_name as file_name
 
 FORMATS = {  # format -> (what the file is, MIME type)
     "pdf": ("PDF report", "application/pdf"),
@@ -33,13 +33,6 @@ VERIFY_WORDS = (
 def state_key(prefix: str, run_key: str, target_key: str, fmt: str) -> str:
     """Where a prepared report lives in st.session_state: (bytes, sha256, committed step)."""
     return f"{prefix}_report:{run_key}:{target_key}:{fmt}"
-
-
-def file_name(run_key: str, target_key: str, fmt: str) -> str:
-    """A download name that says what the file holds, e.g.
-    provenance-report_<run>_<target>.pdf, from the ids reduced to safe characters."""
-    safe = [re.sub(r"[^A-Za-z0-9.-]+", "-", key)[:80] for key in (run_key, target_key)]
-    return f"provenance-report_{safe[0]}_{safe[1]}.{fmt}"
 
 
 def report_downloads(prefix: str, url: str, run_key: str, target_key: str) -> None:

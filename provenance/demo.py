@@ -206,8 +206,30 @@ def run(
     for finding in findings:
         note(f"  {finding.sentence()}")
     write_story(out, [finding.story(replay_id) for finding in findings])
+    _export_report(out, ledger, replay_id, targets[0].id, note)
     note(f"\nend to end in {time.perf_counter() - started:.0f} s")
     return "\n".join(lines)
+
+
+def _export_report(out: Path, ledger, run_key: str, target_key: str, note) -> None:
+    """The reproduction's provenance report, as PDF, HTML and JSON under <out>/reports, with
+    the paths, the hashes the PDF cites and how to verify it."""
+    from provenance.report_files import report_file_name
+    from provenance.reports import export_reports
+
+    paths = {
+        fmt: out / "reports" / report_file_name(run_key, target_key, fmt)
+        for fmt in ("pdf", "html", "json")
+    }
+    document = export_reports(
+        ledger, run_key, target_key, paths, run_dir=runs.run_dir(out, run_key)
+    )
+    note(
+        f"\nprovenance report of {target_key}: {paths['pdf']} (also .html, .json)\n"
+        f"  report SHA-256 {document['sha256']}\n"
+        f"  manifest SHA-256 {document['sections']['manifest']}\n"
+        f"  check it: provenance verify {paths['json']} --out {out}"
+    )
 
 
 def find(session, run_key: str, target: TargetText, kind: str, top: int) -> Finding:

@@ -1,4 +1,4 @@
-"""Provenance reports a third party can verify (DESIGN 7).
+"""Provenance reports a third party can verify.
 
 `read_report_input` reads one (run, target) report's input from the ledger once,
 `build_report` turns it into plain JSON data (a pure function), `envelope` adds its SHA-256
@@ -11,7 +11,7 @@ says what that proved. The evidence a report shows is gathered by provenance/evi
 from provenance.canonical import canonical, sha256
 from provenance.reports.build import build_report, envelope
 from provenance.reports.checks import Check, Verdict, failed, skipped, verdict
-from provenance.reports.export import export_report, prepare_report, render
+from provenance.reports.export import export_report, export_reports, prepare_report, render
 from provenance.reports.report_input import ReportInput, read_report_input
 from provenance.reports.verify import ReportRefused, verify
 
@@ -24,6 +24,7 @@ __all__ = [
     "canonical",
     "envelope",
     "export_report",
+    "export_reports",
     "failed",
     "prepare_report",
     "read_report_input",

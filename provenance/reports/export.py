@@ -74,19 +74,33 @@ def export_report(
 ) -> str:
     """Write the report of (run, target) to `path` (atomically) and record it; returns the
     report's SHA-256 (that of its canonical JSON, the same for every format)."""
+    return export_reports(factory, run_key, target_key, {fmt: path}, run_dir=run_dir)["sha256"]
+
+
+def export_reports(
+    factory: sessionmaker[Session],
+    run_key: str,
+    target_key: str,
+    paths: dict[Format, Path],
+    *,
+    run_dir: Path | None = None,
+) -> dict:
+    """Prepare the report of (run, target) once and write it in each format to its path
+    (atomically), recording every file; returns the envelope (`sha256`: the report's hash,
+    `sections["manifest"]`: its manifest's)."""
     document = prepare_report(factory, run_key, target_key, run_dir=run_dir)
-    data = render(document, fmt)
-    _write_atomic(path, data)
-    with session_scope(factory) as session:
-        record_report(
-            session,
-            run_key,
-            target_key,
-            ReportFormat(fmt),
-            file_sha256(path),
-            str(Path(path).resolve()),
-        )
-    return document["sha256"]
+    for fmt, path in paths.items():
+        _write_atomic(path, render(document, fmt))
+        with session_scope(factory) as session:
+            record_report(
+                session,
+                run_key,
+                target_key,
+                ReportFormat(fmt),
+                file_sha256(path),
+                str(Path(path).resolve()),
+            )
+    return document
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
