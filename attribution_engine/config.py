@@ -59,10 +59,10 @@ class AttributionConfig:
     max_grad_norm: float | None = None
     # Memory the targets may take (attribution_engine/budget.py): their captures, kept through
     # the step, plus one target pass; passes run in chunks that keep it, and more targets than
-    # fit are refused before anything runs, naming how many fit. 8 GiB holds 64 targets of 64
-    # tokens at GPT-2-small width (about 61 MiB each) and never binds for the tiny models.
-    # None: no limit, all targets in one pass.
-    target_memory_mib: float | None = 8192.0
+    # fit are refused before anything runs, naming how many fit. 4 GiB holds 68 targets of 64
+    # tokens at GPT-2-small width (58 MiB of captures each; 64 run in passes of 3) and never
+    # binds for the tiny models. None: no limit, all targets in one pass.
+    target_memory_mib: float | None = 4096.0
 
     def __post_init__(self) -> None:
         if self.order not in (1, 2):
