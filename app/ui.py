@@ -94,13 +94,29 @@ def table(frame: pd.DataFrame, empty: str, **options: Any) -> bool:
         st.caption(empty)
         return False
     config = {**column_config(frame), **options.pop("column_config", {})}
-    st.dataframe(shown(frame), hide_index=True, width="stretch", column_config=config, **options)
+    formats = {c: _number_format(config[c]) for c in frame.columns if c in config}
+    table = shown(frame, formats)
+    for column in frame.columns:  # a number column with a gap is text now: say so, or "None"
+        if column in config and table[column].dtype != frame[column].dtype:
+            named = config[column]
+            label = named.get("label") if isinstance(named, dict) else named
+            help_ = named.get("help") if isinstance(named, dict) else None
+            config[column] = st.column_config.TextColumn(label, help=help_)
+    st.dataframe(table, hide_index=True, width="stretch", column_config=config, **options)
     return True
 
 
-def shown(frame: pd.DataFrame) -> pd.DataFrame:
-    """A table as the pages show it and downloads hold it: shares as text, no missing cells."""
-    return vocabulary.blank_missing(vocabulary.with_share_text(frame))
+def shown(frame: pd.DataFrame, formats: Mapping[str, str | None] = {}) -> pd.DataFrame:
+    """A table as the pages show it and downloads hold it: shares as text, no missing cells
+    (`formats`: printf formats of number columns that have a gap)."""
+    return vocabulary.blank_missing(vocabulary.with_share_text(frame), formats)
+
+
+def _number_format(config: Any) -> str | None:
+    """The number format a column config asks for ("%.4f", "percent"), if any."""
+    if not isinstance(config, dict):
+        return None
+    return (config.get("type_config") or {}).get("format")
 
 
 def column_config(frame: pd.DataFrame) -> dict[str, Any]:

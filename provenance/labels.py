@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 
 import pandas as pd
 
@@ -115,21 +116,31 @@ def with_share_text(frame: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
-def blank_missing(frame: pd.DataFrame) -> pd.DataFrame:
-    """`frame` with no `None`/NaN a reader would see: missing text is "", a missing number in a
-    column of whole or decimal numbers stays a number where present and "" where not."""
+def blank_missing(frame: pd.DataFrame, formats: Mapping[str, str | None] = {}) -> pd.DataFrame:
+    """`frame` with no `None`/NaN a reader would see: missing text is "", and a column of
+    numbers with a missing one becomes text, "" where missing and `number_text` (with the
+    column's `formats` entry) elsewhere: a table shows a number column's gap as "None"."""
     shown = frame.copy()
     for column in shown.columns:
         values = shown[column]
         if not values.isna().any():
             continue
-        if pd.api.types.is_numeric_dtype(values) and not values.isna().all():
-            shown[column] = [
-                "" if pd.isna(v) else (int(v) if float(v).is_integer() else v) for v in values
-            ]
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            fmt = formats.get(column)
+            shown[column] = ["" if pd.isna(v) else number_text(v, fmt) for v in values]
         else:
             shown[column] = values.astype(object).where(values.notna(), "")
     return shown
+
+
+def number_text(value: float, fmt: str | None = None) -> str:
+    """A number as text: by a printf format ("%.2f"), "percent" (58%), or plain (a whole
+    number without decimals, else 4 significant digits)."""
+    if fmt == "percent":
+        return f"{value:.0%}"
+    if fmt:
+        return fmt % value
+    return str(int(value)) if float(value).is_integer() else f"{value:.4g}"
 
 
 def file_name(what: str, *ids: str | None, ext: str) -> str:

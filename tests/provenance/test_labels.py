@@ -52,7 +52,10 @@ def test_tables_read_plainly() -> None:
     shown = labels.blank_missing(labels.with_share_text(frame))
     assert list(shown["share"]) == ["50.0%", labels.NO_SHARE]
     assert list(shown["title"]) == ["T", ""]
-    assert list(shown["total_steps"]) == [144, ""]
+    assert list(shown["total_steps"]) == ["144", ""]
+    assert (
+        labels.number_text(0.584, "percent") == "58%" and labels.number_text(0.5, "%.2f") == "0.50"
+    )
     assert "None" not in shown.astype(str).to_csv()
     named = labels.plain_names(shown)
     assert list(named.columns) == [
