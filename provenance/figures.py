@@ -83,7 +83,7 @@ def rollup_figure(df: pd.DataFrame, field: str, value: str = "specific") -> go.F
     return _laid_out(
         figure,
         title=f"Contribution by {label(field).lower()} ({value} value, summed)",
-        yaxis_title=f"{value} value (nats; positive = lowered the target's loss)",
+        yaxis_title=f"{value} value (nats)",
         xaxis={"type": "category"},
     )
 
