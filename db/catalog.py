@@ -8,6 +8,7 @@ The UI's summaries of all of it are db/listings.py.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -295,9 +296,19 @@ def commit_step(
     run = run_row(session, run_key)
     run.committed_step = step
     run.status = RunStatus.DONE if final_weights_sha256 else RunStatus.RUNNING
+    run.interrupted_at = None  # committing again: the run was resumed
     if final_weights_sha256:
         run.final_weights_sha256 = final_weights_sha256
     session.flush()
+
+
+def mark_interrupted(session: Session, run_key: str, at: dt.datetime) -> None:
+    """Record that training of `run_key` stopped (Ctrl-C) at `at` (UTC) before its end: it is
+    listed "interrupted" at its committed step until it is resumed. A finished run is left."""
+    run = run_row(session, run_key)
+    if run.status is not RunStatus.DONE:
+        run.interrupted_at = at
+        session.flush()
 
 
 def _run_info(session: Session, run: Run) -> RunInfo:

@@ -19,6 +19,11 @@ locks (SQLAlchemy drops the FOR UPDATE); there the write session's `BEGIN IMMEDI
 serialises claimers, so several workers are still correct, but they queue on one lock: SQLite
 is meant for one worker at a time.
 
+Merged replays: a worker that claims an attribute job folds the newer queued attribute jobs of
+the same run into it (`merge`): they get `merged_into` = the claimed job's id and share its
+lease, progress and outcome (every write to the claimed job is made to them too), so one replay
+attaches all their targets. The rule above keeps them unclaimable while it runs.
+
 Times are timezone-aware UTC. Job ids are assigned in insertion order; "oldest" means the
 smallest id. Session factories passed here must come from `make_sessionmaker(engine,
 write=True)`.
@@ -51,6 +56,9 @@ JOB_COLUMNS = [
     "message",
     "lease_owner",
     "lease_expires",
+    "merged_into",
+    "steps_per_second",
+    "eta_seconds",
     "created",
     "updated",
 ]
@@ -71,6 +79,9 @@ class JobInfo:
     message: str | None
     lease_owner: str | None  # the worker that runs (or last ran) the job
     lease_expires: dt.datetime | None  # UTC; None once finished
+    merged_into: int | None  # the job whose replay carries this one's targets
+    steps_per_second: float | None  # measured by the worker, this attempt
+    eta_seconds: float | None  # seconds left at that speed, as of the last report
     created: dt.datetime  # UTC
     updated: dt.datetime  # UTC
 
@@ -133,10 +144,15 @@ def heartbeat(
     message: str | None,
     lease_seconds: float,
     now: Clock | None = None,
+    *,
+    steps_per_second: float | None = None,
+    eta_seconds: float | None = None,
 ) -> None:
     """Extend the lease by `lease_seconds` from now and record progress (fraction 0..1).
 
-    `progress=None` keeps the stored progress; `message` always replaces the stored one.
+    `progress=None` keeps the stored progress, and so do `steps_per_second` (the worker's
+    measured speed) and `eta_seconds` (the time left at that speed) for theirs; `message`
+    always replaces the stored one.
     Raises LeaseLost if `worker_id` does not hold the job (another worker took it over after
     the lease expired, or it is finished).
     """
@@ -148,8 +164,13 @@ def heartbeat(
         "lease_expires": at + dt.timedelta(seconds=lease_seconds),
         "message": message,
     }
-    if progress is not None:
-        values["progress"] = progress
+    for column, value in (
+        ("progress", progress),
+        ("steps_per_second", steps_per_second),
+        ("eta_seconds", eta_seconds),
+    ):
+        if value is not None:
+            values[column] = value
     _update_owned(session_factory, job_id, worker_id, values, action="heartbeat")
 
 
@@ -186,10 +207,71 @@ def finish(
         "status": JobStatus.DONE if ok else JobStatus.FAILED,
         "message": message,
         "lease_expires": None,
+        "eta_seconds": None,
     }
     if ok:
         values["progress"] = 1.0
     _update_owned(session_factory, job_id, worker_id, values, action="finish")
+
+
+def mergeable(session: Session, job_id: int) -> list[JobInfo]:
+    """The queued jobs that `merge` could fold into job `job_id`: same kind and run, newer, not
+    merged yet; oldest first."""
+    job = session.get(Job, job_id)
+    if job is None or job.run_key is None:
+        return []
+    query = (
+        select(Job)
+        .where(
+            Job.kind == job.kind,
+            Job.run_key == job.run_key,
+            Job.id > job.id,
+            Job.status == JobStatus.QUEUED,
+            Job.merged_into.is_(None),
+        )
+        .order_by(Job.id)
+    )
+    return [_info(j) for j in session.execute(query).scalars()]
+
+
+def merge(
+    session_factory: sessionmaker[Session],
+    job_id: int,
+    worker_id: str,
+    others: Sequence[int],
+    lease_seconds: float,
+    now: Clock | None = None,
+) -> list[JobInfo]:
+    """Fold the queued jobs `others` (from `mergeable`) into job `job_id`, which `worker_id`
+    holds: they become running under its lease. Returns every job merged into `job_id` (those
+    of an earlier attempt too), oldest first. LeaseLost if `worker_id` does not hold it."""
+    _require_writer(session_factory)
+    at = _utc((now or utc_now)())
+    values = {
+        "status": JobStatus.RUNNING,
+        "lease_owner": worker_id,
+        "lease_expires": at + dt.timedelta(seconds=lease_seconds),
+    }
+    _update_owned(session_factory, job_id, worker_id, values, action="merge jobs into")
+    with session_scope(session_factory) as session:
+        # Those of an earlier attempt (a worker that died) come under this worker's lease too.
+        session.execute(
+            update(Job)
+            .where(Job.merged_into == job_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if others:
+            session.execute(
+                update(Job)
+                .where(Job.id.in_(list(others)), Job.status == JobStatus.QUEUED)
+                .values(merged_into=job_id, **values)
+                .execution_options(synchronize_session=False)
+            )
+        members = session.execute(
+            select(Job).where(Job.merged_into == job_id).order_by(Job.id)
+        ).scalars()
+        return [_info(j) for j in members]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -220,6 +302,9 @@ def list_jobs(session: Session, status: JobStatus | None = None) -> pd.DataFrame
                 j.message,
                 j.lease_owner,
                 j.lease_expires,
+                j.merged_into,
+                j.steps_per_second,
+                j.eta_seconds,
                 j.created,
                 j.updated,
             )
@@ -227,7 +312,15 @@ def list_jobs(session: Session, status: JobStatus | None = None) -> pd.DataFrame
         ],
         columns=JOB_COLUMNS,
     )
-    return frame.astype({"id": "int64", "progress": "float64"})
+    return frame.astype(
+        {
+            "id": "int64",
+            "progress": "float64",
+            "merged_into": "Int64",
+            "steps_per_second": "float64",
+            "eta_seconds": "float64",
+        }
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -272,6 +365,13 @@ def _update_owned(
             .execution_options(synchronize_session=False)
         )
         if result.rowcount == 1:
+            # The jobs merged into this one share its lease and outcome.
+            session.execute(
+                update(Job)
+                .where(Job.merged_into == job_id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
             return
         job = session.get(Job, job_id)
     if job is None:
@@ -326,6 +426,9 @@ def _info(job: Job) -> JobInfo:
         message=job.message,
         lease_owner=job.lease_owner,
         lease_expires=_read_utc(job.lease_expires),
+        merged_into=job.merged_into,
+        steps_per_second=job.steps_per_second,
+        eta_seconds=job.eta_seconds,
         created=created,
         updated=updated,
     )

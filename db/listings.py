@@ -98,7 +98,7 @@ def list_runs(session: Session) -> pd.DataFrame:
         (
             run.run_key,
             run.kind.value,
-            run.status.value,
+            "interrupted" if run.interrupted_at is not None else run.status.value,
             run.committed_step,
             parents.get(run.parent_run_id),
             corpus_path,

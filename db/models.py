@@ -164,6 +164,11 @@ class Run(Base):
     # The last optimizer step whose values are in the ledger; written in the same transaction
     # as those values, so a crash leaves both at the previous commit.
     committed_step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When training was last stopped (Ctrl-C) before the end: the run is shown "interrupted",
+    # not "running", up to committed_step; the next commit (the run resumed) clears it. A
+    # column, not a status: widening the status CHECK would rebuild `runs` on SQLite, whose
+    # DROP TABLE cascades to every value row.
+    interrupted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created: Mapped[dt.datetime] = _now()
     updated: Mapped[dt.datetime] = _updated()
 
@@ -320,6 +325,13 @@ class Job(Base):
     message: Mapped[str | None] = mapped_column(Text)
     lease_owner: Mapped[str | None] = mapped_column(String(255))
     lease_expires: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # An attribute job folded into the replay of an older job of the same run: it shares that
+    # job's lease, progress and outcome (db/jobs.py merge).
+    merged_into: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    # The worker's measured speed (optimizer steps per second, this attempt) and the seconds
+    # left at that speed, as of its last progress report; None before the first step.
+    steps_per_second: Mapped[float | None] = mapped_column(Double)
+    eta_seconds: Mapped[float | None] = mapped_column(Double)
     created: Mapped[dt.datetime] = _now()
     updated: Mapped[dt.datetime] = _updated()
 
