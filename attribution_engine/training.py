@@ -89,6 +89,7 @@ def run_loop(
     on_checkpoint: Callable[[int, LoopResult], None] | None = None,
     attributor_class: type[InRunAttributor] = InRunAttributor,
     saves_checkpoints: bool = True,
+    on_step: Callable[[int], None] | None = None,
 ) -> LoopResult:
     """Train over `schedule` with every step attributed to `targets`; resumes from the newest
     checkpoint in `checkpoint_dir` if there is one, and leaves a final one there.
@@ -96,7 +97,8 @@ def run_loop(
     Under torchrun (attribution_engine.distributed) every rank runs this loop with
     `attributor_class=DistributedAttributor`; only rank 0 has `saves_checkpoints`.
     `on_checkpoint(done, partial)` runs after each checkpoint file, and once on resume for the
-    checkpoint resumed from."""
+    checkpoint resumed from; `on_step(done)` after every optimizer step (live progress: keep
+    it cheap)."""
     total = schedule.shape[0]
     record = _Record.empty()
     start = 0
@@ -132,6 +134,8 @@ def run_loop(
             bar.update(1)
             bar.set_postfix(loss=f"{result.train_loss:.3f}")
             done = step + 1
+            if on_step is not None:
+                on_step(done)
             if saves_checkpoints and (done % config.checkpoint_every == 0 or done == total):
                 state = {
                     "model": model.state_dict(),

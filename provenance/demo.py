@@ -172,8 +172,8 @@ def run(
         replay_id = _replay(out, run_id, targets, ledger, note)
     except KeyboardInterrupt:
         note(
-            "\ninterrupted: the ledger holds the run up to its last checkpoint, marked running; "
-            "`make demo` (or `provenance demo`) again resumes it from there"
+            "\ninterrupted: the ledger holds the run up to its last checkpoint, marked "
+            "interrupted; `make demo` (or `provenance demo`) again resumes it from there"
         )
         raise
     summary = runs.read_summary(out, replay_id)

@@ -44,6 +44,8 @@ from attribution_engine.training import (
     run_loop,
     sample_schedule,
 )
+from db.catalog import mark_interrupted
+from db.session import session_scope
 from provenance.ledger_writer import LedgerWriter
 from provenance.recipe import CorpusRecord, Parent, Recipe, Reference, TargetFlag
 from provenance.reference import (
@@ -185,8 +187,14 @@ def execute(
 ) -> LoopResult:
     """Run (or resume) the training loop of the run at `path` and write its results. With a
     ledger, progress is committed there at every checkpoint; `on_progress(done, total)` is
-    called after each checkpoint (a worker's heartbeat). `loop` is run_loop, or rank 0's
-    distributed one (provenance.torchrun)."""
+    called after every optimizer step and each checkpoint (a worker's live progress; it
+    throttles its own writes). `loop` is run_loop, or rank 0's distributed one
+    (provenance.torchrun).
+
+    Ctrl-C during training marks the run interrupted in the ledger at once (shown so, at its
+    last committed step, never as running) and re-raises; running this again resumes it.
+    summary.json records the measured throughput: `steps_run` optimizer steps in
+    `loop_seconds` with `target_rows` target rows (the user's targets plus reference texts)."""
     run = load_run(path)
     recipe, config, model, tokenizer = run.recipe, run.recipe.config, run.model, run.tokenizer
     rows, batch, schedule = run.rows, run.targets, run.schedule
@@ -204,6 +212,7 @@ def execute(
             file=sys.stderr,
         )
     total = int(schedule.shape[0])
+    stepped: list[int] = []  # the steps this call ran (a resumed run starts past 0)
 
     def checkpointed(done: int, partial: LoopResult) -> None:
         if writer is not None:
@@ -211,19 +220,37 @@ def execute(
         if on_progress is not None:
             on_progress(done, total)
 
+    def step_done(done: int) -> None:
+        stepped.append(done)
+        if on_progress is not None:
+            on_progress(done, total)
+
     started = time.perf_counter()
-    result = loop(
-        model,
-        optimizer,
-        rows,
-        tokenizer.pad_token_id,
-        batch,
-        config,
-        schedule,
-        path / "checkpoints",
-        progress=progress,
-        on_checkpoint=checkpointed,
-    )
+    try:
+        result = loop(
+            model,
+            optimizer,
+            rows,
+            tokenizer.pad_token_id,
+            batch,
+            config,
+            schedule,
+            path / "checkpoints",
+            progress=progress,
+            on_checkpoint=checkpointed,
+            on_step=step_done,
+        )
+    except KeyboardInterrupt:
+        if ledger is not None:
+            with session_scope(ledger) as session:
+                mark_interrupted(session, recipe.run_id, datetime.now(UTC))
+        print(
+            f"\n{recipe.run_id} interrupted: the ledger holds it up to its last checkpoint, "
+            "marked interrupted; run the same command again to resume it",
+            file=sys.stderr,
+        )
+        raise
+    loop_seconds = time.perf_counter() - started
     np.savez(path / "results.npz", **asdict(result))
     model.save_pretrained(path / "model")
     tokenizer.save_pretrained(path / "model")
@@ -234,6 +261,9 @@ def execute(
         "final_weights_sha256": final_hash,
         "seconds": round(time.perf_counter() - started, 3),
         "steps": int(schedule.shape[0]),
+        "steps_run": len(stepped),
+        "loop_seconds": round(loop_seconds, 3),
+        "target_rows": int(batch["input_ids"].shape[0]),
         "values_sum": result.values_sum.sum(axis=0).tolist(),
         "predicted_drop": result.predicted_drop.sum(axis=0).tolist(),
         "realised_drop": result.realised_drop.sum(axis=0).tolist(),

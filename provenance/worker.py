@@ -5,13 +5,16 @@ Before running a job the worker reads its payload into the kind's type
 (provenance/jobs/payloads.py); a payload that does not fit (written by another client, or by an
 older version) fails the job with "PayloadError: " and what to fix, without running anything.
 
-A handler is `handler(payload, report)`; it calls `report(progress, message)` (progress a fraction
-0..1) to record its progress; `report.job` is the claimed job (its id and creation time name the
-run the job makes, so a worker that takes over a dead worker's job resumes that run from its
-last checkpoint instead of starting another). The lease is renewed by a heartbeat thread every
+A handler is `handler(payload, report)`; it calls `report(progress, message)` (progress a
+fraction 0..1, optionally with the measured steps per second and seconds left) to record it;
+`report.job` is the claimed job (its id and creation time name the run the job makes, so a
+worker that takes over a dead worker's job resumes that run from its last checkpoint instead
+of starting another). The lease is renewed by a heartbeat thread every
 `lease_seconds / 3`, whatever the handler is doing, so a live worker never loses its job however
 long a step or a checkpoint takes; only a worker that died (or stalled a whole lease: frozen,
 cut off from the database) does. Its next `report` then raises `LeaseLost` and it stops.
+`report.merge` folds other queued jobs of the same run into the claimed one (merged replays,
+provenance/jobs/merging.py); they share its lease, progress and outcome.
 
 A handler that returns marks the job done; one that raises marks it failed with
 "ExceptionType: message", logged with its traceback. A job taken over by another worker is
@@ -28,7 +31,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.jobs import JobInfo, LeaseLost, claim, finish, heartbeat, renew
+from db.jobs import JobInfo, LeaseLost, claim, finish, heartbeat, merge, mergeable, renew
+from db.session import session_scope
 from provenance.jobs.payloads import JobKind, PayloadError, read_payload
 
 log = logging.getLogger(__name__)
@@ -51,12 +55,36 @@ class Report:
         self._lease_seconds = lease_seconds
         self._lost: LeaseLost | None = None
 
-    def __call__(self, progress: float, message: str | None) -> None:
+    def __call__(
+        self,
+        progress: float,
+        message: str | None,
+        *,
+        steps_per_second: float | None = None,
+        eta_seconds: float | None = None,
+    ) -> None:
         if self._lost is not None:
             raise self._lost
         heartbeat(
-            self._factory, self.job.id, self._worker_id, progress, message, self._lease_seconds
+            self._factory,
+            self.job.id,
+            self._worker_id,
+            progress,
+            message,
+            self._lease_seconds,
+            steps_per_second=steps_per_second,
+            eta_seconds=eta_seconds,
         )
+
+    def mergeable(self) -> list[JobInfo]:
+        """The queued jobs of the same kind and run that could join this job, oldest first."""
+        with session_scope(self._factory) as session:
+            return mergeable(session, self.job.id)
+
+    def merge(self, job_ids: list[int]) -> list[JobInfo]:
+        """Fold the queued jobs `job_ids` into this one; returns every job merged into it (an
+        earlier attempt's too), oldest first."""
+        return merge(self._factory, self.job.id, self._worker_id, job_ids, self._lease_seconds)
 
     @contextmanager
     def heartbeat(self) -> Iterator[None]:

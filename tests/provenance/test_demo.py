@@ -1,5 +1,6 @@
 """`provenance demo` does real work: the planted sources come out on top."""
 
+import pytest
 import torch
 
 from attribution_engine import demo
@@ -46,3 +47,38 @@ def test_the_sotu_demo_leaves_its_results_in_the_ledger(tmp_path):
         top = ranked_documents(session, replay, "gen-0", 2)
     for row in top.itertuples():
         assert f"{row.rank}. {row.doc_key}" in report
+
+
+def test_ctrl_c_during_training_leaves_the_run_interrupted_and_the_next_demo_resumes(
+    tmp_path, monkeypatch
+):
+    """Ctrl-C at the 5th step (checkpoints every 2): the ledger shows the run interrupted at
+    step 4 at once, never running; the next demo resumes it and finishes both runs."""
+    from attribution_engine import faults
+    from db.listings import list_runs
+    from db.schema import open_ledger
+    from db.session import session_scope
+    from provenance import demo as demo_sotu
+
+    steps = []
+
+    def ctrl_c_at_step_5(name: str) -> None:
+        if name == "training.after_step":
+            steps.append(name)
+            if len(steps) == 5:
+                raise KeyboardInterrupt
+
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    options = {"steps": 6, "paragraphs": 10, "top": 2, "checkpoint_every": 2}
+    monkeypatch.setattr(faults, "point", ctrl_c_at_step_5)
+    with pytest.raises(KeyboardInterrupt):
+        demo_sotu.run(tmp_path, url, **options)
+    with session_scope(open_ledger(url, write=False)) as session:
+        runs = list_runs(session)
+    assert runs[["status", "committed_step"]].values.tolist() == [["interrupted", 4]]
+    monkeypatch.undo()
+    report = demo_sotu.run(tmp_path, url, **options)
+    assert "resuming run" in report and "verified: same model" in report
+    with session_scope(open_ledger(url, write=False)) as session:
+        runs = list_runs(session)
+    assert runs["status"].tolist() == ["done", "done"]
