@@ -89,9 +89,9 @@ st.subheader(f"Top contributors, ranked by {ranking.RANKED_BY[by]}")
 if by == "fused":
     st.caption(ranking.FUSED_WORDS)
 shown = evidence_view.with_evidence(top[top_columns], found)
-links = data.links(url, run_key, tuple(top["doc_key"]))
-shown = shown.assign(url=[document_view.safe_link(links.get(d)) for d in shown["doc_key"]])
 page = ui.paged(shown, "attribution_top_page")
+links = data.links(url, run_key, tuple(page["doc_key"]))  # the page's only: k may be 17,000
+page = page.assign(url=[document_view.safe_link(links.get(d)) for d in page["doc_key"]])
 if ui.table(
     page,
     "No values for this target yet: its attribution job has not committed a step.",
