@@ -10,11 +10,13 @@ No Streamlit calls: the Targets page renders what these return.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from attribution_engine.targets import TargetText, load_targets
+from provenance.jobs import merging
 from provenance.jobs.payloads import AttributeJob, PayloadError
 
 PENDING_COLUMNS = ["id", "text", "prompt", "status", "file"]
@@ -88,30 +90,125 @@ def pending_table(
     return pd.DataFrame(rows, columns=PENDING_COLUMNS)
 
 
+def queue_notes(jobs: pd.DataFrame) -> dict[int, str]:
+    """What each queued attribute job waits for, in words (merging.waiting_note), by job id.
+
+    jobs: `db.jobs.open_jobs` of kind "attribute" (id, status, run_key, targets)."""
+    readable = []
+    for job_id, status, run_key, records in zip(
+        jobs["id"], jobs["status"], jobs["run_key"], jobs["targets"], strict=True
+    ):
+        try:
+            readable.append(
+                (
+                    int(job_id),
+                    status,
+                    AttributeJob.from_json({"run_key": run_key, "targets": records}),
+                )
+            )
+        except PayloadError:
+            continue  # the worker fails such a job with the reason
+    notes = {}
+    for job_id, _, _ in readable:
+        note = merging.waiting_note(job_id, readable)
+        if note is not None:
+            notes[job_id] = note
+    return notes
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """A replay speed measured on the worker: `steps` optimizer steps in `seconds` (the training
+    loop only) with `target_rows` target rows (the targets plus the reference texts)."""
+
+    run_id: str  # the run that was measured: the original run or one of its replays
+    steps: int
+    seconds: float
+    target_rows: int | None  # None: a summary written before it was recorded
+
+    @property
+    def steps_per_second(self) -> float:
+        return self.steps / self.seconds
+
+
+def measured_throughputs(data_dir: Path, run_key: str) -> list[Throughput]:
+    """The speeds measured on `run_key` and on its replays (runs/<run_key>-attr-*), newest
+    first: each finished run's summary.json. The newest tells best how fast the worker replays
+    this run now (its machine's load included)."""
+    runs_dir = Path(data_dir) / "runs"
+    found = []
+    for path in [runs_dir / run_key, *runs_dir.glob(f"{run_key}-attr-*")]:
+        try:
+            summary = json.loads((path / "summary.json").read_text())
+        except (OSError, json.JSONDecodeError):
+            continue  # unfinished, or not this software's
+        steps = int(summary.get("steps_run", summary.get("steps", 0)))
+        seconds = float(summary.get("loop_seconds", summary.get("seconds", 0.0)))
+        if steps > 0 and seconds > 0:
+            rows = summary.get("target_rows")
+            stamp = (path / "summary.json").stat().st_mtime
+            found.append((stamp, Throughput(path.name, steps, seconds, rows)))
+    return [t for _, t in sorted(found, key=lambda pair: pair[0], reverse=True)]
+
+
+def scaled_seconds_per_step(measured: Throughput, train_rows: int, target_rows: int) -> float:
+    """Seconds per step with `target_rows` target rows, from a measurement with another count.
+
+    A step runs the forward and backward pass of its `train_rows` training rows and of every
+    target row (its gradient enters each document's value), and the per-row work dominates a
+    step, so its time grows as (train_rows + target rows). Unknown counts: unscaled."""
+    per_step = measured.seconds / measured.steps
+    if measured.target_rows is None:
+        return per_step
+    return per_step * (train_rows + target_rows) / (train_rows + measured.target_rows)
+
+
 def replay_estimate(data_dir: Path, run_key: str, n_targets: int) -> str:
     """Plain-words cost of replaying `run_key` with `n_targets` new targets attached.
 
-    A replay repeats every optimizer step of the original run with the targets' rows added,
-    so it takes about as long as the original run (target rows are a small part of a step).
+    A replay repeats every optimizer step of the original run with the targets' rows added. The
+    estimate is calibrated from measured throughput: the newest speed measured on this run or
+    one of its replays (provenance/runs.py records it in summary.json), scaled to this many
+    target rows (`scaled_seconds_per_step`), times the run's steps.
     """
-    from provenance.runs import RunError, read_summary  # imports torch: only here
+    from provenance.recipe import Recipe, RecipeError  # torch-free
 
+    runs_dir = Path(data_dir) / "runs"
+    measured = measured_throughputs(data_dir, run_key)
     try:
-        summary = read_summary(Path(data_dir), run_key)
-    except (RunError, OSError, json.JSONDecodeError):
+        summary = json.loads((runs_dir / run_key / "summary.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        summary = None
+    if summary is None or not measured:
         return (
             f"Unknown: run {run_key} has no finished run files under {data_dir}/runs, so the "
             "worker cannot replay it from this data directory."
         )
-    seconds, steps = float(summary.get("seconds", 0.0)), int(summary.get("steps", 0))
+    steps, newest = int(summary.get("steps", 0)), measured[0]
+    try:
+        recipe = Recipe.load(runs_dir / run_key)
+    except (RecipeError, ValueError, OSError):
+        recipe = None
+    if recipe is None:
+        per_step = newest.seconds / newest.steps
+        rows_said = ""
+    else:
+        rows = n_targets + len(recipe.reference.texts)
+        per_step = scaled_seconds_per_step(newest, recipe.config.rows_per_step, rows)
+        rows_said = f", scaled to {rows} target rows (with the reference texts)"
+    seconds = per_step * steps
+    source = "the original run" if newest.run_id == run_key else f"replay {newest.run_id}"
     return (
-        f"About {_duration(seconds)} on the worker: the replay repeats all {steps} steps of "
-        f"{run_key} (which took {_duration(seconds)}) with {n_targets} target(s) attached, "
-        "and checks that it reproduces the same model."
+        f"About {duration(seconds)} on the worker (training loop; loading adds a little): the "
+        f"replay repeats all {steps} steps of {run_key} with {n_targets} target(s) attached, "
+        f"at {1 / per_step:.2f} steps/s: the speed measured on {source}, "
+        f"{newest.steps_per_second:.2f} steps/s{rows_said}. It checks that it reproduces "
+        "the same model."
     )
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """A duration in words: seconds, minutes or hours."""
     if seconds < 90:
         return f"{seconds:.0f} s"
     if seconds < 5400:

@@ -3,7 +3,6 @@ pending-target status and the ledger overview reads."""
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import fields
 from pathlib import Path
 
@@ -11,7 +10,6 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from app import jobs_view
 from attribution_engine.targets import load_targets
 from attribution_engine.train_config import TrainConfig
 from db import catalog, listings, rankings
@@ -120,19 +118,6 @@ def test_health_by_document_and_jsonl() -> None:
     assert summary.iloc[0]["negative_sum"] == -1.25
     assert health.to_jsonl(summary).count("\n") == 2
     assert health.by_document(pairs.iloc[0:0]).empty
-
-
-def test_eta_of_running_jobs() -> None:
-    now = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
-    jobs = pd.DataFrame(
-        {
-            "status": ["running", "queued", "running"],
-            "progress": [0.25, 0.0, 0.0],
-            "created": [now - dt.timedelta(seconds=60)] * 3,
-        }
-    )
-    eta = jobs_view.with_eta(jobs, now)["eta_s"]
-    assert eta.iloc[0] == 180 and eta.iloc[1:].isna().all()
 
 
 def test_train_job_is_validated(tmp_path: Path) -> None:
