@@ -97,11 +97,9 @@ def table(frame: pd.DataFrame, empty: str, **options: Any) -> bool:
     formats = {c: _number_format(config[c]) for c in frame.columns if c in config}
     table = shown(frame, formats)
     for column in frame.columns:  # a number column with a gap is text now: say so, or "None"
-        if column in config and table[column].dtype != frame[column].dtype:
-            named = config[column]
-            label = named.get("label") if isinstance(named, dict) else named
-            help_ = named.get("help") if isinstance(named, dict) else None
-            config[column] = st.column_config.TextColumn(label, help=help_)
+        named = config.get(column)
+        if isinstance(named, dict) and _is_number(named) and frame[column].isna().any():
+            config[column] = st.column_config.TextColumn(named["label"], help=named["help"])
     st.dataframe(table, hide_index=True, width="stretch", column_config=config, **options)
     return True
 
@@ -110,6 +108,10 @@ def shown(frame: pd.DataFrame, formats: Mapping[str, str | None] = {}) -> pd.Dat
     """A table as the pages show it and downloads hold it: shares as text, no missing cells
     (`formats`: printf formats of number columns that have a gap)."""
     return vocabulary.blank_missing(vocabulary.with_share_text(frame), formats)
+
+
+def _is_number(config: dict) -> bool:
+    return (config.get("type_config") or {}).get("type") == "number"
 
 
 def _number_format(config: Any) -> str | None:

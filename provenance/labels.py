@@ -10,6 +10,7 @@ shows its value, never a negative share.
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from collections.abc import Mapping
 
@@ -125,12 +126,17 @@ def blank_missing(frame: pd.DataFrame, formats: Mapping[str, str | None] = {}) -
         values = shown[column]
         if not values.isna().any():
             continue
-        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            fmt = formats.get(column)
-            shown[column] = ["" if pd.isna(v) else number_text(v, fmt) for v in values]
-        else:
-            shown[column] = values.astype(object).where(values.notna(), "")
+        fmt = formats.get(column)
+        shown[column] = [_cell(v, fmt) for v in values.astype(object)]
     return shown
+
+
+def _cell(value: object, fmt: str | None) -> object:
+    if value is None or pd.isna(value):
+        return ""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return number_text(float(value), fmt)
+    return value
 
 
 def number_text(value: float, fmt: str | None = None) -> str:
