@@ -26,6 +26,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # same commit; tests/db/test_ledger_schema.py checks it against Alembic's own head.
 HEAD_REVISION = "0005"
 VERSION_TABLE = "alembic_version"  # Alembic's default, where it records the revision
+_READ_VERSION = text("SELECT version_num FROM alembic_version")
 
 
 class SchemaOutOfDate(RuntimeError):
@@ -64,7 +65,7 @@ def current_revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
         if not inspect(connection).has_table(VERSION_TABLE):
             return None
-        revisions = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))
+        revisions = connection.execute(_READ_VERSION)
         found = [row[0] for row in revisions]
     if len(found) > 1:  # branched migrations: this project keeps one line
         raise SchemaOutOfDate(safe_url(engine.url), ", ".join(sorted(found)), HEAD_REVISION)
