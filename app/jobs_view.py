@@ -30,8 +30,13 @@ SHOWN = {
 }
 
 
+def _known(value: object) -> bool:
+    """Not None, NaN, NaT or pd.NA (the nullable job columns hold any of them)."""
+    return value is not None and not pd.isna(value)  # type: ignore[call-overload]
+
+
 def _utc(value: object) -> pd.Timestamp | None:
-    return None if not ui.is_known(value) else pd.Timestamp(value).tz_convert("UTC")  # type: ignore[arg-type]
+    return None if not _known(value) else pd.Timestamp(value).tz_convert("UTC")  # type: ignore[arg-type]
 
 
 def worker_missing(jobs: pd.DataFrame, now: dt.datetime) -> bool:
@@ -58,8 +63,8 @@ def run_made(jobs: pd.DataFrame) -> list[str]:
     for job_id, kind, status, run_key, into in zip(
         jobs["id"], jobs["kind"], jobs["status"], jobs["run_key"], jobs["merged_into"], strict=True
     ):
-        owner = int(into) if ui.is_known(into) else int(job_id)
-        if kind == "attribute" and ui.is_known(run_key):
+        owner = int(into) if _known(into) else int(job_id)
+        if kind == "attribute" and _known(run_key):
             made.append(
                 attribute_run_name(owner, created[owner], run_key)
                 if status in ("running", "done") and created.get(owner) is not None
@@ -86,8 +91,8 @@ def shown_jobs(jobs: pd.DataFrame, notes: dict[int, str], now: dt.datetime) -> p
         jobs["message"],
         strict=True,
     ):
-        speed.append(f"{rate:.2f}" if ui.is_known(rate) else "")
-        if status == "running" and ui.is_known(eta):
+        speed.append(f"{rate:.2f}" if _known(rate) else "")
+        if status == "running" and _known(eta):
             since = (now - _utc(updated).to_pydatetime()).total_seconds()  # type: ignore[union-attr]
             left.append(f"about {pending.duration(max(0.0, eta - since))}")
         elif status == "running":
@@ -95,7 +100,7 @@ def shown_jobs(jobs: pd.DataFrame, notes: dict[int, str], now: dt.datetime) -> p
         else:
             left.append("")
         note = notes.get(int(job_id))
-        message.append(note if note else (text if ui.is_known(text) else ""))
+        message.append(note if note else (text if _known(text) else ""))
     frame = pd.DataFrame(
         {
             "id": jobs["id"].astype("int64"),

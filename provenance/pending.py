@@ -94,26 +94,33 @@ def queue_notes(jobs: pd.DataFrame) -> dict[int, str]:
     """What each queued attribute job waits for, in words (merging.waiting_note), by job id.
 
     jobs: `db.jobs.open_jobs` of kind "attribute" (id, status, run_key, targets)."""
-    readable = []
-    for job_id, status, run_key, records in zip(
-        jobs["id"], jobs["status"], jobs["run_key"], jobs["targets"], strict=True
-    ):
-        try:
-            readable.append(
-                (
-                    int(job_id),
-                    status,
-                    AttributeJob.from_json({"run_key": run_key, "targets": records}),
-                )
-            )
-        except PayloadError:
-            continue  # the worker fails such a job with the reason
+    readable = _readable(jobs)
     notes = {}
     for job_id, _, _ in readable:
         note = merging.waiting_note(job_id, readable)
         if note is not None:
             notes[job_id] = note
     return notes
+
+
+def queue_preview(jobs: pd.DataFrame, job: AttributeJob) -> str:
+    """What `job` would wait for if queued now, in words (queue_notes)."""
+    unqueued = -1  # an id no job has
+    note = merging.waiting_note(unqueued, [*_readable(jobs), (unqueued, "queued", job)])
+    return f"Once queued, it {note}."
+
+
+def _readable(jobs: pd.DataFrame) -> list[tuple[int, str, AttributeJob]]:
+    readable = []
+    for job_id, status, run_key, records in zip(
+        jobs["id"], jobs["status"], jobs["run_key"], jobs["targets"], strict=True
+    ):
+        try:
+            job = AttributeJob.from_json({"run_key": run_key, "targets": records})
+        except PayloadError:
+            continue  # the worker fails such a job with the reason
+        readable.append((int(job_id), status, job))
+    return readable
 
 
 @dataclass(frozen=True)
@@ -189,13 +196,13 @@ def replay_estimate(data_dir: Path, run_key: str, n_targets: int) -> str:
         recipe = Recipe.load(runs_dir / run_key)
     except (RecipeError, ValueError, OSError):
         recipe = None
-    if recipe is None:
-        per_step = newest.seconds / newest.steps
-        rows_said = ""
-    else:
+    per_step, rows_said = newest.seconds / newest.steps, ""
+    if recipe is not None and newest.target_rows is not None:
         rows = n_targets + len(recipe.reference.texts)
         per_step = scaled_seconds_per_step(newest, recipe.config.rows_per_step, rows)
-        rows_said = f", scaled to {rows} target rows (with the reference texts)"
+        rows_said = (
+            f" with {newest.target_rows} target rows, scaled to {rows} (with the reference texts)"
+        )
     seconds = per_step * steps
     source = "the original run" if newest.run_id == run_key else f"replay {newest.run_id}"
     return (

@@ -44,13 +44,29 @@ with train_tab, st.form("runs_train_form"):
         help="JSONL and CSV files and folders of .txt files in the data directory's corpora/ "
         "folder, where uploads land too. An operator adds others there.",
     )
-    model = st.selectbox(
-        f"Model: {TINY_MODEL} (from scratch) or a model folder from the server's model folder",
-        roots.model_choices(),
-        key="runs_model",
-    )
+    models = roots.model_choices()
+    # A model folder is worth choosing only when the server has one; otherwise say what the
+    # run trains, and where an operator adds models.
+    if len(models) > 1 and st.toggle(
+        "Fine-tune a model from the server's model folder (advanced)",
+        key="runs_advanced",
+        help="Hugging Face model folders (with config.json) in the data directory's models/ "
+        f"folder. Off: {TINY_MODEL}, a small GPT-2 trained from scratch on the corpus.",
+    ):
+        model = st.selectbox(
+            "Model folder",
+            models,
+            key="runs_model",
+            help=f"{TINY_MODEL}: trained from scratch; any other: a model folder to fine-tune.",
+        )
+    else:
+        model = TINY_MODEL
+        st.caption(
+            f"Model: {TINY_MODEL}, a small GPT-2 trained from scratch with its own tokenizer. "
+            "To fine-tune another, an operator puts its folder in the data directory's models/."
+        )
     cols = st.columns(5)
-    steps = _number(cols[0], "Steps (0: one epoch)", 0, 1_000_000, "steps", "runs_steps")
+    steps = _number(cols[0], "Steps (0: by epochs)", 0, 1_000_000, "steps", "runs_steps")
     order = cols[1].selectbox(
         "Order",
         [1, 2],
@@ -94,25 +110,28 @@ with replay_tab:
         st.caption("Needs a finished training run and targets added on **Targets**.")
     else:
         parent = st.selectbox("Run to replay", list(parents["run_key"]), key="runs_parent")
-        chosen = st.selectbox("Targets file (added on Targets)", files, key="runs_targets_file")
-        st.info("Estimated cost: " + pending.replay_estimate(out, parent, 1))
-        if st.button("Confirm and queue replay", key="runs_queue_replay"):
-            try:
-                job = data.enqueue(attribute_job(parent, pending.targets_file(out, chosen)))
-            except (PayloadError, ValueError) as err:
-                ui.error(err)
-            else:
+        chosen = st.selectbox(
+            "Targets file (added on Targets)",
+            files,
+            key="runs_targets_file",
+            help="The targets added together on the Targets page, saved as one file each time.",
+        )
+        try:
+            replay = attribute_job(parent, pending.targets_file(out, chosen))
+        except (PayloadError, ValueError) as err:  # the file is gone, or its targets clash
+            ui.error(err)
+        else:
+            n_targets = len(replay.targets)
+            st.info("Estimated cost: " + pending.replay_estimate(out, parent, n_targets))
+            st.caption("Queue: " + pending.queue_preview(data.open_jobs(url, "attribute"), replay))
+            if st.button("Confirm and queue replay", key="runs_queue_replay"):
+                job = data.enqueue(replay)
                 st.success(f"Queued attribution job {job}.")
 
 st.subheader("Jobs")
 jobs_view.live_jobs("runs")
 st.subheader("Runs")
-if ui.table(
-    runs,
-    "No runs yet.",
-    key="runs_table",
-    column_config={"committed_step": st.column_config.NumberColumn("committed step")},
-):
+if ui.table(runs, "No runs yet.", key="runs_table"):
     failed = runs[runs["status"] == "failed"]
     if not failed.empty:
         st.warning(f"{len(failed)} run(s) failed; their jobs' messages are in the table above.")

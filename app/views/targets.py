@@ -99,14 +99,16 @@ else:
     )
     parent = st.selectbox("Replay run", list(parents["run_key"]), key="targets_parent")
     if chosen:
-        st.info("Estimated cost: " + pending.replay_estimate(out, parent, len(chosen)))
-        if st.button("Confirm and queue attribution", key="targets_queue", type="primary"):
-            picked = [t for t, _ in data.pending_targets(out) if t.id in set(chosen)]
-            try:
-                job = data.enqueue(attribute_job(parent, picked))
-            except PayloadError as err:  # two chosen targets share an id, or too many
-                ui.error(err)
-            else:
+        picked = [t for t, _ in data.pending_targets(out) if t.id in set(chosen)]
+        try:
+            replay = attribute_job(parent, picked)
+        except PayloadError as err:  # two chosen targets share an id, or too many
+            ui.error(err)
+        else:
+            st.info("Estimated cost: " + pending.replay_estimate(out, parent, len(chosen)))
+            st.caption("Queue: " + pending.queue_preview(data.open_jobs(url, "attribute"), replay))
+            if st.button("Confirm and queue attribution", key="targets_queue", type="primary"):
+                job = data.enqueue(replay)
                 st.success(f"Queued attribution job {job}; follow it on Overview or Runs.")
 
 st.subheader("Targets in the ledger")

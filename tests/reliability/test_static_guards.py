@@ -53,7 +53,11 @@ MARKDOWN_REVIEWED = {
     ("app/views/runs.py", "job"),  # an integer job id
     ("app/views/runs.py", "saved.name"),  # upload-<sha256>.jsonl, never the user's file name
     ("app/views/runs.py", "len(failed)"),
-    ("app/views/runs.py", "pending.replay_estimate(out, parent, 1)"),  # numbers and units
+    ("app/views/runs.py", "pending.replay_estimate(out, parent, n_targets)"),  # numbers, units
+    ("app/views/runs.py", "TINY_MODEL"),  # a constant
+    # Run ids (letters, digits, '.', '_', '-') and counts, in fixed words.
+    ("app/views/runs.py", "pending.queue_preview(data.open_jobs(url, 'attribute'), replay)"),
+    ("app/views/targets.py", "pending.queue_preview(data.open_jobs(url, 'attribute'), replay)"),
     ("app/views/targets.py", "MAX_UPLOAD_BYTES // 2 ** 20"),
     ("app/views/targets.py", "job"),  # an integer job id
     ("app/views/targets.py", "len(chosen)"),
