@@ -276,6 +276,12 @@ def execute(
         )
         summary["weight_distance"] = _weight_distance(model, parent / "model")
     _write_json(path / "summary.json", summary)
+    if progress and stepped:
+        print(
+            f"{recipe.run_id}: {len(stepped)} steps with {summary['target_rows']} target rows in "
+            f"{loop_seconds:.1f} s: {len(stepped) / loop_seconds:.2f} steps/s (replay throughput)",
+            file=sys.stderr,
+        )
     return result
 
 
