@@ -5,6 +5,7 @@ states and applies its threshold, and the target's heading says where its text c
 
 from __future__ import annotations
 
+import json
 import re
 
 import pandas as pd
@@ -46,6 +47,11 @@ def assert_reads_plainly(at: AppTest) -> None:
             continue  # the live jobs table (app/jobs_view.py) has its own wording
         assert not frame.isna().any().any(), frame
         assert "None" not in set(frame.astype(str).to_numpy().ravel()), frame
+        # A number column given text ("" for a gap) is drawn as "None" by the browser.
+        config = json.loads(element.proto.columns or "{}")
+        for column, named in config.items():
+            if (named.get("type_config") or {}).get("type") == "number" and column in frame:
+                assert pd.api.types.is_numeric_dtype(frame[column]), (column, frame[column])
 
 
 @pytest.mark.parametrize("target", [KNOWN_TARGET, "t-other"])
