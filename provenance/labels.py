@@ -2,7 +2,7 @@
 
 One vocabulary of column names for every page and download (`COLUMN_LABELS`: the ledger's
 `run_key` is "Run", `negative_sum` "Sum of its negative values (nats)"), no `None` in a table
-(`blank_missing`), and the one rule for shares (`share_of_positive`, `share_text`): a share of
+(`blank_missing`), and the one rule for shares (`share_text`, `with_share_text`): a share of
 positive value exists only for a positive value and lies in (0%, 100%]; a harmful document
 shows its value, never a negative share.
 """
@@ -88,15 +88,6 @@ def label(column: str) -> str:
 def plain_names(frame: pd.DataFrame) -> pd.DataFrame:
     """`frame` with the reader's column names (for files a user downloads)."""
     return frame.rename(columns=label)
-
-
-def share_of_positive(value: float, positive_total: float) -> float | None:
-    """`value` over the sum of the target's positive values (both nats), or None where it is
-    not a share: a value that is not positive, or no positive total. Never above 1: a
-    positive value is one term of that total."""
-    if not value > 0 or not positive_total > 0:  # NaN compares false too
-        return None
-    return min(value / positive_total, 1.0)
 
 
 def share_text(share: float | None) -> str:

@@ -15,14 +15,6 @@ from provenance.next_step import LedgerState, next_step
 
 
 @pytest.mark.parametrize(
-    ("value", "total", "expected"),
-    [(2.0, 8.0, 0.25), (8.0, 8.0, 1.0), (-1.0, 8.0, None), (0.0, 8.0, None), (1.0, 0.0, None)],
-)
-def test_a_share_exists_only_for_a_positive_value(value, total, expected) -> None:
-    assert labels.share_of_positive(value, total) == expected
-
-
-@pytest.mark.parametrize(
     ("share", "text"),
     [
         (0.088, "8.8%"),
