@@ -137,5 +137,6 @@ def test_cached_embedder_computes_each_text_once():
     again = embed([UNRELATED, SOURCE])
     assert embed.computed == 2
     np.testing.assert_array_equal(again, first[[1, 0]])
-    np.testing.assert_array_equal(first[0], encode([SOURCE])[0])
+    # Batched with a neighbour, a vector differs from the text's own in the last bits only.
+    np.testing.assert_allclose(first[0], encode([SOURCE])[0], rtol=0, atol=1e-6)
     assert abs(float(np.linalg.norm(first[0])) - 1.0) < 1e-5
