@@ -206,14 +206,15 @@ def run(
     for finding in findings:
         note(f"  {finding.sentence()}")
     write_story(out, [finding.story(replay_id) for finding in findings])
-    _export_report(out, ledger, replay_id, targets[0].id, note)
+    _export_report(out, ledger, replay_id, targets[0].id, demo_corpus.corpus_path, note)
     note(f"\nend to end in {time.perf_counter() - started:.0f} s")
     return "\n".join(lines)
 
 
-def _export_report(out: Path, ledger, run_key: str, target_key: str, note) -> None:
+def _export_report(out: Path, ledger, run_key: str, target_key: str, corpus: Path, note) -> None:
     """The reproduction's provenance report, as PDF, HTML and JSON under <out>/reports, with
-    the paths, the hashes the PDF cites and how to verify it."""
+    the paths, the hashes the PDF cites and the command that checks all of it (exit 0)."""
+    from db.session import safe_url
     from provenance.report_files import report_file_name
     from provenance.reports import export_reports
 
@@ -228,7 +229,8 @@ def _export_report(out: Path, ledger, run_key: str, target_key: str, note) -> No
         f"\nprovenance report of {target_key}: {paths['pdf']} (also .html, .json)\n"
         f"  report SHA-256 {document['sha256']}\n"
         f"  manifest SHA-256 {document['sections']['manifest']}\n"
-        f"  check it: provenance verify {paths['json']} --out {out}"
+        f"  check it: provenance verify {paths['json']} --out {out} --corpus {corpus} "
+        f"--db {safe_url(ledger.kw['bind'].url)}"
     )
 
 
