@@ -97,9 +97,9 @@ def confidence(report: dict) -> str:
 def limitations(report: dict) -> list[str]:
     """What the report cannot say, in plain words."""
     out = [
-        "Values are computed from the training that actually happened, to first order in "
-        "each step (section 2); they rank documents reliably but are not exact counterfactual "
-        "measurements of retraining without a document.",
+        "Values measure each document's effect in the training that actually happened, to "
+        "first order in each step (section 2); they are not measurements of retraining "
+        "without a document, which could change what other documents teach.",
         "Only documents in this run's training corpus are considered; text the model learnt "
         "elsewhere (e.g. a pretrained base model) is not attributed.",
         "A high share means the document taught the model this output more than others did; "
