@@ -9,9 +9,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# psql for deploy/migrate.sh; chromium for the static charts of PDF reports (kaleido).
+# psql for deploy/migrate.sh (reports need no browser: the PDF draws its bars as text).
 RUN apt-get update \
-    && apt-get install --yes --no-install-recommends postgresql-client chromium \
+    && apt-get install --yes --no-install-recommends postgresql-client \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
