@@ -69,6 +69,7 @@ RECIPE = TrainConfig(
 )
 PARAGRAPHS = 60  # SOTU paragraphs of 40-70 words beside the works
 NEW_TOKENS = 64  # enough for a whole work (about 60 tokens)
+EVIDENCE_SHOWN = 20  # the documents the Attribution page lists first
 
 
 @dataclass(frozen=True)
@@ -206,9 +207,26 @@ def run(
     for finding in findings:
         note(f"  {finding.sentence()}")
     write_story(out, [finding.story(replay_id) for finding in findings])
+    _store_evidence(ledger, replay_id, targets, note)
     _export_report(out, ledger, replay_id, targets[0].id, demo_corpus.corpus_path, note)
     note(f"\nend to end in {time.perf_counter() - started:.0f} s")
     return "\n".join(lines)
+
+
+def _store_evidence(ledger, run_key: str, targets: list[TargetText], note) -> None:
+    """Evidence of each output's first page of documents, kept in the ledger, so the UI's
+    first click on an output lands on its shared spans highlighted in both texts."""
+    from provenance.evidence import fill_evidence
+
+    started = time.perf_counter()
+    for target in targets:
+        with session_scope(ledger) as session:
+            shown = ranked_documents(session, run_key, target.id, k=EVIDENCE_SHOWN)
+        fill_evidence(ledger, run_key, target.id, list(shown["doc_key"]))
+    note(
+        f"\nevidence of the top {EVIDENCE_SHOWN} documents of each output stored in the ledger "
+        f"({time.perf_counter() - started:.0f} s)"
+    )
 
 
 def _export_report(out: Path, ledger, run_key: str, target_key: str, corpus: Path, note) -> None:
