@@ -1,7 +1,11 @@
-"""The demo's story in a real browser (issue 17): the first screen shows the reproduction and
-its leading source; one click opens its attribution with the shared span highlighted in both
-texts; one more prepares the PDF report, which names the work. The README's screenshots are
-taken here: PROVENANCE_SCREENSHOT_DIR=docs/screenshots pytest -m slow tests/app/test_browser_demo.py
+"""The demo's story and the analyst's path in a real browser (issues 17 and 19), on the ledger
+`provenance demo` writes: the first screen shows the reproduction and its leading source; one
+click opens its attribution with the shared span highlighted in both texts; the top document's
+view; a title search on Documents; one more click prepares the PDF report, which names the
+work. The README's screenshots are taken here:
+
+    PROVENANCE_SCREENSHOT_DIR=docs/screenshots .venv/bin/python -m pytest -m slow \
+        tests/app/test_browser_demo.py
 """
 
 from __future__ import annotations
@@ -24,35 +28,60 @@ def demo_dir(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.mark.slow
-def test_the_demo_story_in_a_real_browser(demo_dir: Path, tmp_path: Path) -> None:
+def _first_row(grid) -> None:
+    """Click the selection box of a table's first row (Glide grid: drawn on a canvas)."""
+    grid.scroll_into_view_if_needed()
+    grid.click(position={"x": 18, "y": 35 + 17})  # below the 35 px header, the row marker
+
+
+@pytest.mark.slow  # runs the demo (about 45 s idle), then the UI server and a browser
+def test_the_demo_story_and_the_analysts_path(demo_dir: Path, tmp_path: Path) -> None:
     from pypdf import PdfReader
 
-    with serve_ui(demo_dir, tmp_path / "ui.log") as base, chromium_page() as page:
+    with serve_ui(demo_dir, tmp_path / "ui.log") as base, chromium_page(height=2600) as page:
+        # open: the first screen tells the story
         page.goto(base)
         page.get_by_text("Start here").first.wait_for(timeout=RENDER_TIMEOUT_MS)
         wait_idle(page)
         assert page.get_by_text(LAMPLIGHTER.title).count() > 0  # the reproduction's source
         screenshot(page, tmp_path, "start-here.png")
 
-        page.get_by_role("button", name="Open its attribution").first.click()  # one click
+        # pick an output: one click opens its attribution, spans highlighted in both texts
+        page.get_by_role("button", name="Open its attribution").first.click()
         page.get_by_text("Top contributors").first.wait_for(timeout=RENDER_TIMEOUT_MS)
         wait_idle(page)
         marks = page.locator("mark")
         marks.first.wait_for(timeout=RENDER_TIMEOUT_MS)
         highlighted = " ".join(marks.all_inner_texts()).lower()
-        # the longest shared span, marked in the document and in the target alike
-        assert "lamplighter" in highlighted or "ladder" in highlighted, highlighted[:300]
-        assert marks.count() >= 2
-        marks.first.scroll_into_view_if_needed()
+        assert "ladder" in highlighted and "lamps" in highlighted, highlighted[:300]
+        screenshot(page, tmp_path, "attribution-top.png")  # the output, its top documents
+        # the detail's heading at the top of the window: the spans, then both texts
+        page.get_by_text("Document detail").first.evaluate("e => e.scrollIntoView(true)")
+        page.wait_for_timeout(300)
+        assert page.locator("mark").count() >= 2  # in the document and in the target
         screenshot(page, tmp_path, "attribution-reproduction.png")
 
-        page.get_by_role("button", name="Prepare PDF").first.click()  # one more
-        download_button = page.get_by_role("button", name="Download PDF").first
+        # one more click: the PDF report of the reproduction, naming the work
+        page.get_by_role("button", name="Prepare PDF").first.click()
+        download_button = page.get_by_role("button", name="Download PDF report").first
         download_button.wait_for(timeout=RENDER_TIMEOUT_MS * 3)
         with page.expect_download(timeout=RENDER_TIMEOUT_MS) as download:
             download_button.click()
         pdf = tmp_path / "report.pdf"
         download.value.save_as(pdf)
-    text = " ".join(p.extract_text() for p in PdfReader(pdf).pages)
-    assert LAMPLIGHTER.title in " ".join(text.split())
+
+        # search a document by title, open its view: trained on, rank for every output
+        page.goto(f"{base}/documents")
+        box = page.get_by_label("Search documents")
+        box.wait_for(timeout=RENDER_TIMEOUT_MS)
+        box.fill("Quiet Birds")
+        box.press("Enter")
+        wait_idle(page)
+        page.get_by_text("documents match").first.wait_for(timeout=RENDER_TIMEOUT_MS)
+        _first_row(page.locator('[data-testid="stDataFrame"]').first)
+        wait_idle(page)
+        page.get_by_text("Trained on in run").first.wait_for(timeout=RENDER_TIMEOUT_MS)
+        screenshot(page, tmp_path, "documents.png")
+    text = " ".join(" ".join(p.extract_text() for p in PdfReader(pdf).pages).split())
+    assert LAMPLIGHTER.title in text
+    assert "manifest" in text.lower()
