@@ -50,7 +50,7 @@ def test_ctrl_c_during_training_resumes_on_the_next_demo(tmp_path, monkeypatch):
         demo.run(tmp_path, url, **quick)
     with session_scope(open_ledger(url, write=False)) as session:
         (status,) = list_runs(session)["status"]
-    assert status == "running"  # committed up to step 2 of 4, and says so
+    assert status == "interrupted"  # committed up to step 2 of 4, and says so at once
     summary = demo.run(tmp_path, url, **quick)
     assert "(reused, built earlier)" in summary
     assert "resuming run" in summary

@@ -33,6 +33,7 @@ MARKDOWN_CALLS = {
 # could only add Markdown emphasis; user text goes through ui.show_text (st.code) or tables.
 MARKDOWN_REVIEWED = {
     ("app/data.py", "err"),  # SchemaOutOfDate: revisions, from our own code
+    ("app/ui.py", "run.status"),  # a RunStatus value of the ledger (interrupted, failed)
     ("app/data.py", "safe_url(url)"),  # the server's ledger URL, password masked
     ("app/data.py", "type(err).__name__"),
     ("app/jobs_view.py", "int(job_id)"),  # the job's message itself goes through show_text
