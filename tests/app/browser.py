@@ -137,3 +137,9 @@ def screenshot(page, tmp_path: Path, name: str) -> Path:
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000, f"{shot} looks empty"
     return shot
+
+
+def click_first_row(grid) -> None:
+    """Click the selection box of a table's first row (Glide grid: drawn on a canvas)."""
+    grid.scroll_into_view_if_needed()
+    grid.click(position={"x": 18, "y": 35 + 17})  # below the 35 px header, the row marker

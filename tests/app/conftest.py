@@ -151,3 +151,14 @@ def seeded_pg(
     yield url
     st.cache_data.clear()
     st.cache_resource.clear()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    """`provenance ui` on a fresh fixture ledger (the browser tests); yields its base URL."""
+    from tests.app.browser import serve_ui
+
+    data_dir = tmp_path / "provenance-data"
+    seed_fixture_ledger(f"sqlite:///{data_dir / 'ledger.sqlite3'}")
+    with serve_ui(data_dir, tmp_path / "ui.log") as base:
+        yield base

@@ -3,22 +3,11 @@ on the seeded fixture ledger."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.app.browser import RENDER_TIMEOUT_MS, choose, chromium_page, screenshot, serve_ui
+from tests.app.browser import RENDER_TIMEOUT_MS, choose, chromium_page, screenshot
 from tests.app.browser import wait_idle as _wait_idle
-from tests.app.conftest import KNOWN_TARGET, KNOWN_TOP, seed_fixture_ledger
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    data_dir = tmp_path / "provenance-data"
-    seed_fixture_ledger(f"sqlite:///{data_dir / 'ledger.sqlite3'}")
-    with serve_ui(data_dir, tmp_path / "ui.log") as base:
-        yield base
+from tests.app.conftest import KNOWN_TARGET, KNOWN_TOP
 
 
 def _expect_top_document(page, doc_key: str) -> None:

@@ -16,7 +16,14 @@ import pytest
 
 from provenance import demo
 from provenance.demo_corpus import REGISTERED_WORKS
-from tests.app.browser import RENDER_TIMEOUT_MS, chromium_page, screenshot, serve_ui, wait_idle
+from tests.app.browser import (
+    RENDER_TIMEOUT_MS,
+    chromium_page,
+    click_first_row,
+    screenshot,
+    serve_ui,
+    wait_idle,
+)
 
 LAMPLIGHTER = REGISTERED_WORKS[0]
 
@@ -26,12 +33,6 @@ def demo_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("demo") / "provenance-data"
     demo.run(out, f"sqlite:///{out / 'ledger.sqlite3'}", say=lambda _: None)
     return out
-
-
-def _first_row(grid) -> None:
-    """Click the selection box of a table's first row (Glide grid: drawn on a canvas)."""
-    grid.scroll_into_view_if_needed()
-    grid.click(position={"x": 18, "y": 35 + 17})  # below the 35 px header, the row marker
 
 
 @pytest.mark.slow  # runs the demo (about 45 s idle), then the UI server and a browser
@@ -78,7 +79,7 @@ def test_the_demo_story_and_the_analysts_path(demo_dir: Path, tmp_path: Path) ->
         box.press("Enter")
         wait_idle(page)
         page.get_by_text("documents match").first.wait_for(timeout=RENDER_TIMEOUT_MS)
-        _first_row(page.locator('[data-testid="stDataFrame"]').first)
+        click_first_row(page.locator('[data-testid="stDataFrame"]').first)
         wait_idle(page)
         page.get_by_text("Trained on in run").first.wait_for(timeout=RENDER_TIMEOUT_MS)
         screenshot(page, tmp_path, "documents.png")

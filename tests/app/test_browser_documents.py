@@ -4,28 +4,13 @@ finds a document by its title and a row click opens its view."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.app.browser import RENDER_TIMEOUT_MS, choose, chromium_page, screenshot, serve_ui
+from tests.app.browser import RENDER_TIMEOUT_MS, choose, chromium_page, click_first_row, screenshot
 from tests.app.browser import wait_idle as _wait_idle
-from tests.app.conftest import KNOWN_TARGET, RUN, seed_fixture_ledger
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    data_dir = tmp_path / "provenance-data"
-    seed_fixture_ledger(f"sqlite:///{data_dir / 'ledger.sqlite3'}")
-    with serve_ui(data_dir, tmp_path / "ui.log") as base:
-        yield base
-
-
-def _first_row(grid) -> None:
-    """Click the selection box of a table's first row (Glide grid: drawn on a canvas)."""
-    grid.scroll_into_view_if_needed()
-    grid.click(position={"x": 18, "y": 35 + 17})  # below the 35 px header, the row marker
+from tests.app.conftest import KNOWN_TARGET, RUN
 
 
 @pytest.mark.slow  # starts the UI server and a browser (~20-40 s on the shared machine)
@@ -59,7 +44,7 @@ def test_a_chart_click_opens_the_document_and_a_title_search_finds_it(
         box.press("Enter")
         _wait_idle(page)
         page.get_by_text("1 document matches").wait_for(timeout=RENDER_TIMEOUT_MS)
-        _first_row(page.locator('[data-testid="stDataFrame"]').first)
+        click_first_row(page.locator('[data-testid="stDataFrame"]').first)
         _wait_idle(page)
         page.get_by_text(f"Run {RUN}").first.wait_for(timeout=RENDER_TIMEOUT_MS)
         screenshot(page, tmp_path, "documents.png")
