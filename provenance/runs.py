@@ -279,7 +279,7 @@ def execute(
     if progress and stepped:
         print(
             f"{recipe.run_id}: {len(stepped)} steps with {summary['target_rows']} target rows in "
-            f"{loop_seconds:.1f} s: {len(stepped) / loop_seconds:.2f} steps/s (measured throughput)",
+            f"{loop_seconds:.1f} s: {len(stepped) / loop_seconds:.2f} steps/s (measured)",
             file=sys.stderr,
         )
     return result
