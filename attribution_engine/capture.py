@@ -3,11 +3,14 @@ holds trainable parameters (its input, and its output gradient when autograd com
 
 Autograd computes the training gradient exactly as in plain training; the capture only reads.
 Hooks are no-ops outside `recording`, and every handle is removed on exit, even after an error.
+A recording may hand each call to a function as soon as its output gradient arrives, and then
+drop the call's tensors (`recording(..., on_grad=...)`), instead of keeping every call's to the
+end of the backward.
 Rules see rows first, [N, T, ...]: a call on flattened tokens [N*T, ...] (OPT's FFN) is viewed
 as [N, T, ...], and a table shared across rows [1, T, ...] is expanded to one copy per row.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -51,6 +54,12 @@ class Call:
             grad = grad.unflatten(0, self.rows_tokens)  # [N*T, ...] -> [N, T, ...]
         # The dot products run in fp32 at least: a half-precision capture is widened, explicitly.
         self.grad = grad.detach().float() if grad.dtype in HALF else grad.detach()
+
+    def release(self) -> None:
+        """Drop the call's tensors once its values are formed: its output gradient (the largest,
+        a vocabulary wide at an LM head) and the inputs autograd frees after this module's own
+        backward, so they are not all kept to the end of the backward."""
+        self.grad, self.inputs, self.output, self.call_args = None, (), None, None
 
     def modified_in_place(self) -> bool:
         """Whether the model changed the output in place after the module returned it (CTRL
@@ -104,6 +113,7 @@ class Capture:
         self._checked = False  # whether a target pass has been checked against autograd
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
         self._calls: list[Call] | None = None
+        self._on_grad: Callable[[Call], None] | None = None
         self._rows, self._tokens = 0, 0
 
     def _adopt(self, model: nn.Module, name: str, held: list[str], scored: set[int]) -> None:
@@ -144,19 +154,37 @@ class Capture:
         return self._names.get(id(param), "<unnamed parameter>")
 
     @contextmanager
-    def recording(self, n_rows: int, n_tokens: int) -> Iterator[list[Call]]:
+    def recording(
+        self, n_rows: int, n_tokens: int, on_grad: Callable[[Call], None] | None = None
+    ) -> Iterator[list[Call]]:
         """Record the calls of one forward over `n_rows` rows of `n_tokens` tokens (and their
-        gradients). `n_tokens` lets calls on flattened tokens [N*T, ...] map back to rows."""
+        gradients). `n_tokens` lets calls on flattened tokens [N*T, ...] map back to rows.
+
+        With `on_grad`, each call is handed to it inside the backward, as soon as its output
+        gradient arrives, and then released (`Call.release`): the list then holds empty calls.
+        Modules that `on_grad` runs (a replaying rule) are not recorded."""
         if not self._handles:
             raise RuntimeError("Capture is closed; use it inside `with Capture(model):`")
         calls: list[Call] = []
         self._calls, self._rows, self._tokens = calls, n_rows, n_tokens
+        self._on_grad = on_grad
         try:
             yield calls
         finally:
-            self._calls = None
+            self._calls, self._on_grad = None, None
             for call in calls:
                 call.output = None
+
+    def _arrived(self, call: Call, on_grad: Callable[[Call], None], grad: torch.Tensor) -> None:
+        """The output-gradient hook of a recording with `on_grad`: the call is scored now and
+        its tensors are dropped, whatever on_grad raises (the step is then abandoned)."""
+        call.store_grad(grad)
+        recording, self._calls = self._calls, None  # rules replaying a forward record nothing
+        try:
+            on_grad(call)
+        finally:
+            self._calls = recording
+            call.release()
 
     def differentiate(self, loss: torch.Tensor, calls: list[Call]) -> None:
         """Backward of a target loss that stores every recorded call's output gradient.
@@ -261,7 +289,10 @@ class Capture:
             call.rows_tokens = rows_tokens
             if rule.replay:
                 call.call_args = _detached((args, kwargs))
-            output.register_hook(call.store_grad)
+            if self._on_grad is None:
+                output.register_hook(call.store_grad)
+            else:
+                output.register_hook(partial(self._arrived, call, self._on_grad))
             self._calls.append(call)
             if replaced is not None and isinstance(whole, tuple) and rule.output is not None:
                 return (*whole[: rule.output], replaced, *whole[rule.output + 1 :])
@@ -324,13 +355,22 @@ def uses_by_parameter(calls: list[Call]) -> dict[nn.Parameter, list[Use]]:
     """Every trainable parameter's uses in the recorded calls (a tied weight has several)."""
     uses: dict[nn.Parameter, list[Use]] = {}
     for call in calls:
-        if call.grad is None:
-            continue  # the output did not reach the loss
-        for attr, use in _rule_uses(call).items():
-            param = call.module.get_parameter(attr)  # dotted for a container's entry
-            if param.requires_grad:
-                uses.setdefault(param, []).append(use)
+        for param, use in call_uses(call):
+            uses.setdefault(param, []).append(use)
     return uses
+
+
+def call_uses(call: Call) -> list[tuple[nn.Parameter, Use]]:
+    """The trainable parameters one call uses, each with its use; none if the call's output
+    did not reach the loss (no gradient)."""
+    if call.grad is None:
+        return []
+    out = []
+    for attr, use in _rule_uses(call).items():
+        param = call.module.get_parameter(attr)  # dotted for a container's entry
+        if param.requires_grad:
+            out.append((param, use))
+    return out
 
 
 def _rule_uses(call: Call) -> dict[str, Use]:

@@ -3,18 +3,21 @@
 `step_values` scores a step at the current weights without changing anything (the SGD closed
 form, for oracle tests). `InRunAttributor.step` performs the real step: autograd computes the
 training gradient as in plain training, the optimizer applies it, and every training row gets
-one value per target. Target rows never enter the update.
+one value per target. Target rows never enter the update. Under the SGD proxy at first order
+each training call's values are formed inside the backward, as its output gradient arrives
+(`_ValuesInHooks`); Adam's scales (v_hat after clipping) and second order need the whole
+gradient first, so their calls are kept and scored after the backward (`_values`).
 Dimension legend: B training rows, V targets.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from attribution_engine.budget import TargetMemory
-from attribution_engine.capture import Call, Capture, uses_by_parameter
+from attribution_engine.capture import Call, Capture, call_uses, uses_by_parameter
 from attribution_engine.config import (
     Accounting,
     AttributionConfig,
@@ -161,13 +164,22 @@ class InRunAttributor:
             target_losses, target_uses = target_passes(
                 model, self._capture, self.targets, self._target_chunks
             )
+            n_targets = target_losses.shape[0]
+            in_hooks = None
+            if self.accounting is Accounting.SGD_PROXY and config.order == 1:
+                # lr * c per parameter: c, known after the backward, multiplies all at the end
+                in_hooks = _ValuesInHooks(target_uses, self._scales(1.0)[0], config.strategy)
             train_loss, per_batch = 0.0, []
             for k in self._local_micro_batches(len(micro)):
                 label = "batch" if len(micro) == 1 else f"micro-batch {k}"
                 first = sum(int(m["input_ids"].shape[0]) for m in micro[:k])
-                loss, calls = _train_pass(model, self._capture, micro[k], n_total, label, first)
+                on_grad = None if in_hooks is None else in_hooks.micro_batch(micro[k], n_targets)
+                loss, calls = _train_pass(
+                    model, self._capture, micro[k], n_total, label, first, on_grad
+                )
                 train_loss += loss
-                per_batch.append(calls)
+                if in_hooks is None:
+                    per_batch.append(calls)
                 del calls  # per_batch holds them: freed with it before the optimizer step
             self._reduce_gradients()
             norm = _check_finite_grads(params, self._capture)
@@ -175,20 +187,24 @@ class InRunAttributor:
             if config.max_grad_norm is not None:
                 clip = min(1.0, config.max_grad_norm / (float(norm) + 1e-6))
                 torch.nn.utils.clip_grads_with_norm_(params, config.max_grad_norm, norm)
-            scales, moments = self._scales(clip)
-            extra = None
-            if config.order == 2:
-                extra = second_order_columns(model, self.targets, params, scales, clip)
-            values = _values(
-                self._capture,
-                per_batch,
-                target_uses,
-                target_losses.shape[0],
-                params,
-                scales,
-                extra,
-                config.strategy,
-            )
+            scales, moments, extra = {}, {}, None
+            if in_hooks is not None:
+                _check_scored(self._capture, params, in_hooks.seen)
+                values = torch.cat(in_hooks.blocks) * clip
+            else:
+                scales, moments = self._scales(clip)
+                if config.order == 2:
+                    extra = second_order_columns(model, self.targets, params, scales, clip)
+                values = _values(
+                    self._capture,
+                    per_batch,
+                    target_uses,
+                    n_targets,
+                    params,
+                    scales,
+                    extra,
+                    config.strategy,
+                )
         except BaseException:
             model.zero_grad(set_to_none=True)  # nothing half-applied: no step, no gradients
             raise
@@ -326,11 +342,18 @@ def target_pass(model: nn.Module, capture: Capture, targets: Rows, first: int = 
 
 
 def _train_pass(
-    model: nn.Module, capture: Capture, rows: Rows, n_total: int, label: str, first: int = 0
+    model: nn.Module,
+    capture: Capture,
+    rows: Rows,
+    n_total: int,
+    label: str,
+    first: int = 0,
+    on_grad: Callable[[Call], None] | None = None,
 ):
     """Forward and ordinary backward of training rows; returns (their loss share, calls).
-    `first`: the index of these rows' first row among the step's rows (for NonFiniteError)."""
-    with capture.recording(*rows["input_ids"].shape) as calls:
+    `first`: the index of these rows' first row among the step's rows (for NonFiniteError).
+    `on_grad`: scores each call inside the backward (Capture.recording), which then frees it."""
+    with capture.recording(*rows["input_ids"].shape, on_grad=on_grad) as calls:
         sums = row_loss_sums(model, rows)
         bad = (~torch.isfinite(sums)).nonzero().flatten().tolist()
         if bad:
@@ -384,6 +407,61 @@ def _values(
                         mine, theirs, scales[p], p.shape, more, strategy, n_targets
                     )
         blocks.append(block)
+    _check_scored(capture, params, seen)
+    return torch.cat(blocks)
+
+
+class _ValuesInHooks:
+    """First-order values of the SGD proxy, formed inside the training backward: each call's
+    rows against every target use of each parameter it uses, as soon as the call's output
+    gradient arrives, after which the capture frees the call (Capture.recording's on_grad).
+
+    Values are linear in a row's gradient, which sums over the parameter's uses, so a tied
+    weight's training uses are scored one call at a time, each against all its target uses
+    (cross terms included), by the same strategy code as `_values` (parameter_values), each
+    use taking its own cheaper strategy. The scale's scalar is lr alone: the clip factor,
+    known only after the backward, multiplies every value at the end.
+    """
+
+    def __init__(
+        self,
+        target_uses: Mapping[nn.Parameter, list[Use]],
+        scales: Mapping[nn.Parameter, Scale],
+        strategy: Strategy,
+    ) -> None:
+        self.target_uses, self.scales, self.strategy = target_uses, scales, strategy
+        self.blocks: list[torch.Tensor] = []  # float64 [b, V] per micro-batch, rows in order
+        self.seen: set[nn.Parameter] = set()
+
+    def micro_batch(self, rows: Rows, n_targets: int) -> Callable[[Call], None]:
+        """The on_grad of one micro-batch: adds each call's values to that batch's block."""
+        ids = rows["input_ids"]  # accumulate where the rows are (GPU or CPU)
+        block = torch.zeros(ids.shape[0], n_targets, dtype=torch.float64, device=ids.device)
+        self.blocks.append(block)
+
+        def score(call: Call) -> None:
+            with without_autocast(block.device):
+                for param, use in call_uses(call):
+                    self.seen.add(param)
+                    theirs = self.target_uses.get(param)
+                    if theirs:
+                        block.add_(
+                            parameter_values(
+                                [use],
+                                theirs,
+                                self.scales[param],
+                                param.shape,
+                                None,
+                                self.strategy,
+                                n_targets,
+                            )
+                        )
+
+        return score
+
+
+def _check_scored(capture: Capture, params: list[nn.Parameter], seen: set[nn.Parameter]) -> None:
+    """Every parameter with a gradient was used by a scored call."""
     unseen = [p for p in params if p.grad is not None and p not in seen]
     if unseen:
         raise UnsupportedModuleError(
@@ -391,7 +469,6 @@ def _values(
             "outside any scored module call (used functionally, e.g. F.linear(x, m.weight)?); "
             "call them through their module or register a rule"
         )
-    return torch.cat(blocks)
 
 
 def _fold(values: torch.Tensor, n_targets: int, order: int):
