@@ -55,7 +55,7 @@ class StepResult:
     target_losses: torch.Tensor  # float64 [V], each target's mean token loss before the step
     predicted_drop: torch.Tensor  # float64 [V], g_v . (w_before - w_after): first-order drop
     # float64 [V], g_v . (the step's weight-decay displacement): the part of predicted_drop that
-    # decay, credited to no row, accounts for (decay_displacement says where it is separable)
+    # decay, credited to no row, accounts for (decay_factor says where it is separable)
     decay_drop: torch.Tensor
     lr: float  # learning rate of the first parameter group
     clip_factor: float  # c_t = min(1, max_norm / (norm + 1e-6)); 1 without clipping
@@ -487,34 +487,37 @@ def _target_dots(
     n: int,
 ) -> torch.Tensor:
     """float64 [V, 2]: g_v . (w_before - w_after) and g_v . decay (0 where decay is not
-    separable, decay_displacement), from the target captures: each target's gradient formed
+    separable, decay_factor), from the target captures: each target's gradient formed
     once and dotted with both, or each token contracted with them, whichever costs less
     (costs.py). Both displacements are formed one parameter at a time (a whole copy of the
-    weights each, at GPT-2-small width 0.5 GiB, had been held at once)."""
+    weights each, at GPT-2-small width 0.5 GiB, had been held at once). They are written into
+    one [1|2, *shape] buffer (torch.stack of the two copied them once more, 0.6-1.1 s of a 29 s
+    SGD-proxy step at GPT-2-small width under load)."""
     out = torch.zeros(n, 2, dtype=torch.float64, device=before[0].device)
     with without_autocast(out.device):
         for p, w in zip(params, before, strict=True):
             uses = target_uses.get(p)
             if not uses:
                 continue
-            delta, decay = w - p.detach(), decay_displacement(optimizer, p, w)
-            stacked = delta.unsqueeze(0) if decay is None else torch.stack([delta, decay])
+            factor = decay_factor(optimizer, p)
+            stacked = w.new_empty((1 if factor is None else 2, *p.shape))
+            torch.sub(w, p.detach(), out=stacked[0])  # w_before - w_after
+            if factor is not None:
+                torch.mul(w, factor, out=stacked[1])  # the decay displacement
             dots = matrix_values(uses, stacked.to(uses[0].tensor.dtype), p.shape)  # [V, 1|2]
             out[:, : dots.shape[1]] += dots
     return out
 
 
-def decay_displacement(
-    optimizer: torch.optim.Optimizer, param: nn.Parameter, before: torch.Tensor
-) -> torch.Tensor | None:
-    """The parameter's weight-decay displacement lr * weight_decay * w_before, where the update
-    rule applies it apart from the gradient: AdamW (decoupled) and SGD without momentum (whose
-    L2 term is added to the gradient and moves w by exactly that). None where it has no decay,
-    or where decay runs through momentum or Adam's moments (Adam's L2, SGD momentum): there it
-    stays inside the optimizer's other terms."""
+def decay_factor(optimizer: torch.optim.Optimizer, param: nn.Parameter) -> float | None:
+    """lr * weight_decay, the parameter's weight-decay displacement per unit of w_before, where
+    the update rule applies it apart from the gradient: AdamW (decoupled) and SGD without
+    momentum (whose L2 term is added to the gradient and moves w by exactly that). None where
+    it has no decay, or where decay runs through momentum or Adam's moments (Adam's L2, SGD
+    momentum): there it stays inside the optimizer's other terms."""
     group = param_group(optimizer, param)
     decay = float(group.get("weight_decay", 0.0))
     decoupled = isinstance(optimizer, torch.optim.AdamW) or group.get("decoupled_weight_decay")
     plain_sgd = isinstance(optimizer, torch.optim.SGD) and not group.get("momentum", 0.0)
     separable = decoupled or plain_sgd
-    return before * (float(group["lr"]) * decay) if decay and separable else None
+    return float(group["lr"]) * decay if decay and separable else None
