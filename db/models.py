@@ -255,6 +255,28 @@ class DocumentValue(Base):
     tail: Mapped[bool] = mapped_column(Boolean)
 
 
+class FusedRank(Base):
+    """One of a target's first documents in the product's default ranking (training contribution
+    fused with word overlap, provenance/ranking.py), stored when the target's values are final
+    so that reading a top-k needs no BM25 over the corpus.
+
+    `rank` is 1-based in the fused order (documents with a positive specific value only, at
+    most RANK_INDEXED of them); `rank_words` is the document's rank by BM25 word overlap with
+    the target among every document the run trained on. Written by the application layer,
+    which computes the fusion; every rewrite of the target's values deletes them (db/values.py),
+    so stored ranks always belong to the values beside them.
+    """
+
+    __tablename__ = "fused_ranks"
+
+    target_id: Mapped[int] = mapped_column(
+        ForeignKey("targets.id", ondelete="CASCADE"), primary_key=True
+    )
+    rank: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    document_id: Mapped[int] = mapped_column(Integer)
+    rank_words: Mapped[int] = mapped_column(Integer)
+
+
 class VisitValues(Base):
     """Per-visit values of every document seen at one step, for one target, in one blob.
 

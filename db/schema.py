@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # The newest migration's revision: the one the code needs. A new migration changes it in the
 # same commit; tests/db/test_ledger_schema.py checks it against Alembic's own head.
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 VERSION_TABLE = "alembic_version"  # Alembic's default, where it records the revision
 _READ_VERSION = text("SELECT version_num FROM alembic_version")
 

@@ -28,6 +28,7 @@ from db.models import (
     Document,
     DocumentValue,
     EfficiencyPoint,
+    FusedRank,
     Run,
     Target,
     ValueSnapshot,
@@ -95,6 +96,8 @@ def write_document_values(
     session.execute(
         delete(DocumentValue).where(DocumentValue.id >= low, DocumentValue.id < low + KEY_STRIDE)
     )
+    # Fused ranks were computed from the values being replaced (db/fused_ranks.py).
+    session.execute(delete(FusedRank).where(FusedRank.target_id == target.id))
     if len(ids):
         _insert_values(session, target.id, ids, raw_a, spec_a)
     target.raw_positive_total = math.fsum(raw_a[raw_a > 0].tolist())

@@ -11,7 +11,7 @@ verify, db, ui) never import torch or transformers, so they answer in well under
 import argparse
 import json
 import sys
-from dataclasses import fields
+from dataclasses import asdict, fields
 from functools import partial
 from pathlib import Path
 
@@ -453,18 +453,27 @@ def _db(args: argparse.Namespace) -> None:
 
 
 def _top(args: argparse.Namespace) -> None:
+    from db.fused_ranks import stored_fused_top
     from db.session import session_scope
-    from provenance.ranking import RANKED_BY, ranked_documents
+    from provenance.ranking_words import RANKED_BY
 
     if args.steps:
         return _top_window(args)
     args.by = args.by or "fused"
     with session_scope(_ledger(args)) as session:
-        frame = ranked_documents(session, args.run, args.target, args.k, by=args.by)
-    frame = frame.astype({"rank_by_words": "object"}).where(frame.notna(), None)
-    ranked = frame.rename(columns={"doc_key": "doc_id"}).to_dict("records")
+        # A finished run's fused order is stored: read without pandas or BM25 (well under 1 s).
+        stored = None
+        if args.by == "fused":
+            stored = stored_fused_top(session, args.run, args.target, args.k)
+        if stored is None:
+            from provenance.ranking import ranked_records
+
+            stored = ranked_records(session, args.run, args.target, args.k, by=args.by)
+    ranked = [asdict(row) for row in stored]
+    for row in ranked:
+        row["doc_id"] = row.pop("doc_key")
     if args.json:
-        print(json.dumps(ranked, indent=2, default=_json_number))
+        print(json.dumps(ranked, indent=2))
         return
     value = "raw value" if args.by == "raw" else "specific value"
     other = "specific value" if args.by == "raw" else "raw value"
@@ -477,11 +486,6 @@ def _top(args: argparse.Namespace) -> None:
             f"{r['rank']:>4}  {r['value']:>+14.6f}  {r[other_column]:>+14.6f}  "
             f"{r['share']:>6.1%}  {words:>5}  {r['doc_id']}  ({r['source'] or 'no source'})"
         )
-
-
-def _json_number(value: object) -> object:
-    """numpy scalars (ranks, counts) as plain JSON numbers."""
-    return value.item()  # type: ignore[attr-defined]
 
 
 def _top_window(args: argparse.Namespace) -> None:

@@ -37,7 +37,8 @@ from provenance.demo_corpus import (
     load_demo_corpus,
 )
 from provenance.demo_story import StoryItem, write_story
-from provenance.ranking import RANKED_BY, ranked_documents
+from provenance.ranking import ranked_documents
+from provenance.ranking_words import RANKED_BY
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 At every checkpoint the writer replaces, in ONE transaction, each target's absolute cumulative
 document values (never "value = value + delta"), the per-visit values and efficiency points of
-the steps since the last commit, and the run's committed step. A crash inside the transaction
+the steps since the last commit, and the run's committed step; the final commit also stores
+each target's fused ranking (provenance/ranking.py). A crash inside the transaction
 leaves the ledger at the previous committed step; the resumed run rewrites the same absolute
 values, so replaying a block twice leaves the ledger identical.
 """
@@ -38,6 +39,7 @@ from db.values import (
     write_snapshots,
     write_visits,
 )
+from provenance.ranking import store_fused_ranking
 from provenance.recipe import Recipe
 
 # Trajectory points per commit: the documents leading by specific value at that moment.
@@ -161,6 +163,11 @@ class LedgerWriter:
                     for v, column in enumerate(self.columns)
                 ],
             )
+            if final_hash is not None:
+                # Final values: store each target's default (fused) order, so every later read
+                # of a top-k is one indexed query instead of BM25 over the corpus.
+                for target in self.targets:
+                    store_fused_ranking(session, self.run_key, target)
             commit_step(session, self.run_key, done, final_hash)  # flushes: only COMMIT remains
             faults.point("ledger.before_commit")
 

@@ -11,7 +11,7 @@ target. Each listed row keeps its specific value, raw value and share beside bot
 from __future__ import annotations
 
 import math
-from typing import Literal
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
@@ -21,15 +21,10 @@ from attribution_engine.evidence import bm25_scores
 from attribution_engine.fusion import FUSION_K, contribution_scores, ordinal_ranks
 from db.catalog import get_target
 from db.evidence import corpus_texts
+from db.fused_ranks import FUSED_STORED, RankedDocument, stored_fused_top, write_fused_ranks
 from db.rankings import TOP_COLUMNS, target_values, top_documents
+from provenance.ranking_words import RANKINGS, Ranking
 
-Ranking = Literal["fused", "specific", "raw"]
-RANKINGS: tuple[Ranking, ...] = ("fused", "specific", "raw")
-RANKED_BY: dict[Ranking, str] = {
-    "fused": "training contribution fused with word overlap",
-    "specific": "training contribution (specific value)",
-    "raw": "raw Shapley value",
-}
 FUSED_WORDS = (
     "Ranked by training contribution fused with word overlap: reciprocal-rank fusion "
     f"(k = {FUSION_K}) of the order by specific value and the order by BM25 word overlap with "
@@ -45,15 +40,45 @@ def ranked_documents(
 
     "fused" lists only documents with a positive specific value (at most k), ordered by the
     fusion of their ranks by specific value and by BM25 word overlap among all documents the
-    run trained on. Columns: `db.rankings.TOP_COLUMNS` (value = the specific value for "fused";
-    share = value over the target's positive total of that kind, nats / nats), plus
-    rank_by_value and rank_by_words (1-based; rank_by_words only for "fused", else missing).
+    run trained on: read from the ledger where the order was stored with the final values
+    (`store_fused_ranking`), computed otherwise. Columns: `db.rankings.TOP_COLUMNS` (value =
+    the specific value for "fused"; share = value over the target's positive total of that
+    kind, nats / nats), plus rank_by_value and rank_by_words (1-based; rank_by_words only for
+    "fused", else missing).
     """
     if by not in RANKINGS:
         raise ValueError(f"ranking must be one of {', '.join(RANKINGS)}, not {by!r}")
     if by != "fused":
         frame = top_documents(session, run_key, target_key, k, by=by)
         return frame.assign(rank_by_value=frame["rank"], rank_by_words=pd.NA)[FUSED_COLUMNS]
+    stored = stored_fused_top(session, run_key, target_key, k)
+    if stored is not None:
+        return pd.DataFrame([asdict(row) for row in stored], columns=FUSED_COLUMNS).astype(
+            {"rank_by_words": "int64"}
+        )
+    return computed_fused_ranking(session, run_key, target_key, k)
+
+
+def ranked_records(
+    session: Session, run_key: str, target_key: str, k: int, by: Ranking = "fused"
+) -> list[RankedDocument]:
+    """`ranked_documents` as typed rows (rank_by_words None where the ranking has none)."""
+    frame = ranked_documents(session, run_key, target_key, k, by=by)
+    frame = frame.astype({"rank_by_words": "object"}).where(frame.notna(), None)
+    return [
+        RankedDocument(**{key: _plain(value) for key, value in row.items()})
+        for row in frame.to_dict("records")
+    ]
+
+
+def _plain(value: object) -> object:
+    """numpy scalars (ranks, values) as Python numbers; other values as they are."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def computed_fused_ranking(session: Session, run_key: str, target_key: str, k: int) -> pd.DataFrame:
+    """The fused ranking's first k documents computed from the ledger's values and texts (BM25
+    over every document the run trained on); columns as `ranked_documents`."""
     values = target_values(session, run_key, target_key)
     if values.empty:
         return pd.DataFrame(columns=FUSED_COLUMNS)
@@ -81,3 +106,17 @@ def ranked_documents(
         }
     )
     return frame[FUSED_COLUMNS]
+
+
+def store_fused_ranking(session: Session, run_key: str, target_key: str) -> None:
+    """Compute the target's fused ranking from the values the ledger holds now and store its
+    first FUSED_STORED documents, so later reads (`provenance top`, pages, reports) need no
+    BM25. Call it once the values are final: rewriting them deletes what was stored."""
+    frame = computed_fused_ranking(session, run_key, target_key, FUSED_STORED)
+    write_fused_ranks(
+        session,
+        run_key,
+        target_key,
+        frame["doc_key"].tolist(),
+        [int(rank) for rank in frame["rank_by_words"]],
+    )

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app import data, document_view, evidence_view, highlight, report_download, spans, ui
-from provenance import efficiency, figures, labels, ranking
+from provenance import efficiency, figures, labels, ranking, ranking_words
 from provenance.reference import describe, target_flag
 
 url = ui.page("Attribution")
@@ -60,8 +60,8 @@ if check is not None:
 
 by = st.radio(
     "Order documents by",
-    ranking.RANKINGS,
-    format_func=ranking.RANKED_BY.__getitem__,
+    ranking_words.RANKINGS,
+    format_func=ranking_words.RANKED_BY.__getitem__,
     horizontal=True,
     key="attribution_by",
 )
@@ -85,7 +85,7 @@ top_columns = [*value_columns, "share", "rank_by_value", "rank_by_words"]
 if by == "raw":
     top_columns[4:6] = ["raw_value", "specific_value"]
 
-st.subheader(f"Top contributors, ranked by {ranking.RANKED_BY[by]}")
+st.subheader(f"Top contributors, ranked by {ranking_words.RANKED_BY[by]}")
 if by == "fused":
     st.caption(ranking.FUSED_WORDS)
 shown = evidence_view.with_evidence(top[top_columns], found)
@@ -107,7 +107,7 @@ if ui.table(
         shown,
         f"top-{k}-{by}",
         "attribution",
-        what=f"top {k} documents, {ranking.RANKED_BY[by]}",
+        what=f"top {k} documents, {ranking_words.RANKED_BY[by]}",
         ids=(run_key, target_key),
     )
 

@@ -5,7 +5,7 @@ target."""
 import streamlit as st
 
 from app import data, report_download, ui
-from provenance import health, labels, ranking
+from provenance import health, labels, ranking_words
 
 url = ui.page("Downloads")
 runs = data.runs(url)
@@ -29,7 +29,7 @@ for by in ("specific", "raw"):
         data.top(url, run_key, target_key, k, by),
         f"top-{k}-{by}",
         "downloads",
-        what=f"top {k} documents, {ranking.RANKED_BY[by]}",
+        what=f"top {k} documents, {ranking_words.RANKED_BY[by]}",
         ids=ids,
     )
 for field in ("source", "author", "license"):

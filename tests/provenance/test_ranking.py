@@ -10,12 +10,14 @@ import pytest
 from attribution_engine.evidence import bm25_scores
 from attribution_engine.fusion import FUSION_K, contribution_scores, fused_scores, ordinal_ranks
 from benchmarks.ledger_seed import document, seed_ledger
-from db.catalog import TargetRecord
+from db.catalog import TargetRecord, document_ids, get_run
+from db.fused_ranks import stored_fused_top, write_fused_ranks
 from db.models import TargetOrigin
 from db.rankings import top_documents
 from db.session import make_sessionmaker, session_scope
 from db.values import write_document_values
-from provenance.ranking import ranked_documents
+from provenance import ranking
+from provenance.ranking import ranked_documents, ranked_records, store_fused_ranking
 
 TEXTS = {
     "harbour": "The harbour froze early that winter, and the fishing boats stayed in port.",
@@ -30,15 +32,33 @@ TARGET = "That winter the harbour froze early, so the fishing boats stayed in po
 SPECIFIC = {"harbour": 0.3, "wheat": 0.9, "penguins": 0.5, "navy": -0.2, "post": 0.1, "taxes": 0.0}
 
 
-@pytest.fixture
-def factory(ledger):
+@pytest.fixture(params=["computed", "stored"])
+def factory(ledger, request):
+    """The ledger with the target's values; "stored": its fused order stored as a finished
+    run's final commit stores it, so every fused read below goes through the stored ranks."""
     factory = make_sessionmaker(ledger, write=True)
     docs = [document(k, t, source=f"src-{k}", title=k.title()) for k, t in TEXTS.items()]
     ids = seed_ledger(factory, docs, [TargetRecord("t", TARGET, TargetOrigin.UPLOADED)])
     specific = [SPECIFIC[k] for k in TEXTS]
     with session_scope(factory) as session:
         write_document_values(session, "r1", "t", ids, [2 * v for v in specific], specific)
+        if request.param == "stored":
+            store_fused_ranking(session, "r1", "t")
     return factory
+
+
+@pytest.fixture
+def stored(factory):
+    """The stored variant only, with BM25 made to fail: a read that recomputes the ranking
+    instead of reading the stored one raises."""
+    with session_scope(factory) as session:
+        if stored_fused_top(session, "r1", "t", 1) is None:
+            pytest.skip("the computed variant stores nothing")
+    return factory
+
+
+def _no_bm25(*args, **kwargs):
+    raise AssertionError("the fused ranking was recomputed instead of read from the ledger")
 
 
 def _expected_order() -> list[str]:
@@ -98,3 +118,45 @@ def test_contribution_scores_per_column_never_list_non_positive_values():
     assert scores[0, 0] == 1 / 61 + 1 / 63 and scores[1, 0] == 1 / 62 + 1 / 62
     assert np.isneginf(scores[2, 0]) and np.isneginf(scores[0, 1])
     assert scores[1, 1] == 1 / 61 + 1 / 63 and scores[2, 1] == 1 / 62 + 1 / 62
+
+
+def test_stored_order_is_read_without_recomputing_and_equals_the_computed_one(stored, monkeypatch):
+    with session_scope(stored) as session:
+        computed = ranking.computed_fused_ranking(session, "r1", "t", 6)
+        monkeypatch.setattr(ranking, "bm25_scores", _no_bm25)
+        read = ranked_documents(session, "r1", "t", k=6)
+        records = ranked_records(session, "r1", "t", 6)
+    assert read.to_dict("records") == computed.to_dict("records")
+    assert [r.doc_key for r in records] == computed["doc_key"].tolist()
+    assert records[0].rank_by_words == 1 and isinstance(records[0].rank_by_value, int)
+
+
+def test_rewriting_values_deletes_the_stored_order(stored, monkeypatch):
+    """Stored ranks belong to the values beside them: new values (a resumed or re-run target)
+    are ranked afresh, here with "post" now first by value."""
+    new = {**SPECIFIC, "post": 5.0}
+    with session_scope(stored) as session:
+        known = document_ids(session, get_run(session, "r1").corpus_id)
+        values = [new[key] for key in TEXTS]
+        write_document_values(session, "r1", "t", [known[k] for k in TEXTS], values, values)
+        assert stored_fused_top(session, "r1", "t", 6) is None
+        frame = ranked_documents(session, "r1", "t", k=6).set_index("doc_key")
+    assert frame.loc["post", "rank_by_value"] == 1 and frame.loc["post", "value"] == 5.0
+
+
+def test_more_documents_than_stored_are_ranked_on_read(stored, monkeypatch):
+    monkeypatch.setattr("db.fused_ranks.FUSED_STORED", 2)
+    monkeypatch.setattr(ranking, "FUSED_STORED", 2)
+    with session_scope(stored) as session:
+        store_fused_ranking(session, "r1", "t")  # only the first 2 are stored now
+        assert [r.rank for r in stored_fused_top(session, "r1", "t", 2)] == [1, 2]
+        assert stored_fused_top(session, "r1", "t", 3) is None  # beyond what was stored
+        positive = [key for key in _expected_order() if SPECIFIC[key] > 0]
+        assert ranked_documents(session, "r1", "t", k=6)["doc_key"].tolist() == positive
+
+
+def test_storing_an_order_of_documents_without_values_is_refused(factory):
+    with session_scope(factory) as session, pytest.raises(LookupError, match="no value"):
+        write_fused_ranks(session, "r1", "t", ["harbour", "nowhere"], [1, 2])
+    with session_scope(factory) as session, pytest.raises(ValueError, match="equally long"):
+        write_fused_ranks(session, "r1", "t", ["harbour"], [1, 2])

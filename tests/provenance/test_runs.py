@@ -14,7 +14,10 @@ import numpy as np
 import pytest
 from synthetic import run_cli, train_args, write_corpus
 
+from db.fused_ranks import stored_fused_top
+from db.session import make_engine, make_sessionmaker, session_scope
 from provenance import cli
+from provenance.ranking import computed_fused_ranking
 
 
 @pytest.fixture
@@ -41,6 +44,13 @@ def test_verbatim_copy_ranks_its_source_first(corpus, tmp_path, capsys):
     cli.main(["top", "--run", run_id, "--target", "copy", "--json", "--out", str(out)])
     ranked = json.loads(capsys.readouterr().out)
     assert ranked[0]["doc_id"] == "doc-017"
+    # The final commit stored the fused order `top` read; it is the order computed on read.
+    with session_scope(make_sessionmaker(make_engine(f"sqlite:///{out / 'ledger.sqlite3'}"))) as s:
+        stored = stored_fused_top(s, run_id, "copy", 10)
+        computed = computed_fused_ranking(s, run_id, "copy", 10)
+    assert stored is not None
+    assert [r.doc_key for r in stored] == computed["doc_key"].tolist()
+    assert [r["doc_id"] for r in ranked] == computed["doc_key"].tolist()
     assert {"rank", "doc_id", "value", "raw_value", "source"} <= set(ranked[0])
     assert ranked[0]["source"] == "author-3"
     assert [r["rank"] for r in ranked] == list(range(1, len(ranked) + 1))

@@ -43,7 +43,7 @@ MARKDOWN_REVIEWED = {
     ("app/report_download.py", "shown"),  # an integer step
     ("app/report_download.py", "name"),  # a report format name
     ("app/views/attribution.py", "by"),  # a radio choice
-    ("app/views/attribution.py", "ranking.RANKED_BY[by]"),  # fixed words of a radio choice
+    ("app/views/attribution.py", "ranking_words.RANKED_BY[by]"),  # fixed words of a radio choice
     ("app/views/attribution.py", "check.steps"),  # an integer
     ("app/views/attribution.py", "describe(recipe.reference)"),  # a count and fixed words
     ("app/views/attribution.py", "len(todo)"),
