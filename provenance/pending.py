@@ -18,12 +18,25 @@ import pandas as pd
 from attribution_engine.targets import TargetText, load_targets
 from provenance.jobs import merging
 from provenance.jobs.payloads import AttributeJob, PayloadError
+from provenance.uploads import GENERATED_PREFIX
 
-PENDING_COLUMNS = ["id", "text", "prompt", "status", "file"]
+PENDING_COLUMNS = ["id", "origin", "text", "prompt", "status", "file"]
 
 
 def uploads_dir(data_dir: Path) -> Path:
     return Path(data_dir) / "uploads"
+
+
+def is_generated(path: Path | str) -> bool:
+    """Whether a file of the uploads folder holds targets a model wrote (origin "generated")
+    rather than the user's text ("uploaded"); `uploads.save_targets` names it so."""
+    return Path(path).name.startswith(GENERATED_PREFIX)
+
+
+def generated_ids(pending: list[tuple[TargetText, Path]], chosen: set[str]) -> tuple[str, ...]:
+    """The ids among `chosen` whose waiting file holds model output: an attribute job's
+    `generated` field, so the replay records them with origin "generated"."""
+    return tuple(t.id for t, path in pending if t.id in chosen and is_generated(path))
 
 
 def load_pending(data_dir: Path) -> list[tuple[TargetText, Path]]:
@@ -52,7 +65,8 @@ def targets_file(data_dir: Path, name: str) -> list[TargetText]:
 def pending_table(
     pending: list[tuple[TargetText, Path]], ledger_targets: pd.DataFrame, jobs: pd.DataFrame
 ) -> pd.DataFrame:
-    """The pending targets with their status (columns PENDING_COLUMNS).
+    """The pending targets with their status (columns PENDING_COLUMNS; origin "generated" for
+    a model's output sampled on the Targets page, "uploaded" for the user's text).
 
     ledger_targets: `db.listings.list_targets` of all runs; jobs: `db.jobs.open_jobs`
     of kind "attribute" (id, status, run_key, targets: the payload's target records).
@@ -86,7 +100,8 @@ def pending_table(
             status = queued_targets[key]
         else:
             status = "not attributed"
-        rows.append((target.id, target.text, target.prompt, status, path.name))
+        origin = "generated" if is_generated(path) else "uploaded"
+        rows.append((target.id, origin, target.text, target.prompt, status, path.name))
     return pd.DataFrame(rows, columns=PENDING_COLUMNS)
 
 

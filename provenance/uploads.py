@@ -36,6 +36,8 @@ MAX_UPLOAD_BYTES = 20 * 2**20  # the server's own cap too (.streamlit/config.tom
 # became 1,048,576 targets (25 s, 492 MB) that every page render listed again.
 MAX_UPLOAD_TARGETS = 1_000
 UPLOAD_TYPES = ("txt", "jsonl")
+# The file-name prefix of targets a model wrote, waiting in the uploads folder (save_targets).
+GENERATED_PREFIX = "generated-"
 CORPUS_TYPES = ("jsonl", "csv")
 _BOM = "\ufeff"
 # Control characters that never occur in text (tab, newline and carriage return do).
@@ -180,16 +182,20 @@ def save_corpus(name: str, data: bytes, folder: Path) -> Path:
     return path
 
 
-def save_targets(targets: list[TargetText], data_dir: Path) -> Path:
+def save_targets(targets: list[TargetText], data_dir: Path, generated: bool = False) -> Path:
     """Write targets to `<data_dir>/uploads/<sha256>.jsonl` (named by content, never by the
     user), where they wait to be attributed (provenance/pending.py); the same targets always
-    land in the same file. An attribution job carries the targets themselves, not this path."""
+    land in the same file. `generated`: a model wrote them (the Targets page's sampler), so the
+    file is `generated-<sha256>.jsonl` and their attribution records origin "generated"
+    (pending.is_generated); otherwise they are the user's text ("uploaded"). An attribution job
+    carries the targets themselves, not this path."""
     canonical = "\n".join(
         json.dumps({"id": t.id, "text": t.text, "prompt": t.prompt}, sort_keys=True)
         for t in targets
     )
     digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-    path = Path(data_dir) / "uploads" / f"{digest}.jsonl"
+    prefix = GENERATED_PREFIX if generated else ""
+    path = Path(data_dir) / "uploads" / f"{prefix}{digest}.jsonl"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         write_targets(targets, path)

@@ -117,7 +117,9 @@ with replay_tab:
             help="The targets added together on the Targets page, saved as one file each time.",
         )
         try:
-            replay = attribute_job(parent, pending.targets_file(out, chosen))
+            from_file = pending.targets_file(out, chosen)
+            generated = [t.id for t in from_file] if pending.is_generated(chosen) else []
+            replay = attribute_job(parent, from_file, generated)
         except (PayloadError, ValueError) as err:  # the file is gone, or its targets clash
             ui.error(err)
         else:

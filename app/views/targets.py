@@ -21,8 +21,8 @@ out = data.data_dir()
 runs = data.runs(url)
 
 
-def _add(targets) -> None:
-    path = save_targets(targets, out)
+def _add(targets, generated: bool = False) -> None:
+    path = save_targets(targets, out, generated=generated)
     st.success(f"Added {len(targets)} target(s); they wait below until attributed.")
     st.caption(f"Saved as {path.name}")
 
@@ -75,7 +75,7 @@ with generated:
             ui.show_text(text, empty="(the model produced nothing; try another seed)")
             if text.strip() and st.button("Use this as a target", key="targets_use_generated"):
                 try:
-                    _add([generated_target(text, gen_prompt)])
+                    _add([generated_target(text, gen_prompt)], generated=True)
                 except (UploadError, ValueError) as err:
                     ui.error(err)
 
@@ -99,9 +99,12 @@ else:
     )
     parent = st.selectbox("Replay run", list(parents["run_key"]), key="targets_parent")
     if chosen:
-        picked = [t for t, _ in data.pending_targets(out) if t.id in set(chosen)]
+        waiting_files = list(data.pending_targets(out))
+        picked = [t for t, _ in waiting_files if t.id in set(chosen)]
         try:
-            replay = attribute_job(parent, picked)
+            replay = attribute_job(
+                parent, picked, pending.generated_ids(waiting_files, set(chosen))
+            )
         except PayloadError as err:  # two chosen targets share an id, or too many
             ui.error(err)
         else:

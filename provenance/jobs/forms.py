@@ -49,8 +49,10 @@ def train_job(roots: Roots, corpus: str, model: str, **options: Any) -> TrainJob
     return TrainJob(corpus_path=name, config=TrainConfig(**options), model=model)
 
 
-def attribute_job(run_key: str, targets: Iterable[TargetText]) -> AttributeJob:
+def attribute_job(
+    run_key: str, targets: Iterable[TargetText], generated: Iterable[str] = ()
+) -> AttributeJob:
     """The "attribute" job that replays `run_key` with `targets` attached (the Targets page's
-    chosen targets, or a file of them on the Runs page). PayloadError (a ValueError) for no
-    targets, too many, or two with one id."""
-    return AttributeJob(run_key=run_key, targets=tuple(targets))
+    chosen targets, or a file of them on the Runs page); `generated`: the ids of those a model
+    wrote. PayloadError (a ValueError) for no targets, too many, or two with one id."""
+    return AttributeJob(run_key=run_key, targets=tuple(targets), generated=tuple(generated))

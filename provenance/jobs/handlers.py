@@ -142,6 +142,7 @@ def handlers(out: Path, ledger: sessionmaker[Session]) -> dict[JobKind, Handler]
             ledger=ledger,
             on_progress=progress(report),
             run_id=run_id,
+            generated=merging.merged_generated([job, *merged]),
         )
         report(1.0, f"run {run_id} done")
 

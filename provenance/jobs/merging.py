@@ -50,6 +50,20 @@ def merged_targets(jobs: Sequence[AttributeJob]) -> tuple[TargetText, ...]:
     return tuple(targets)
 
 
+def merged_generated(jobs: Sequence[AttributeJob]) -> tuple[str, ...]:
+    """The ids among `merged_targets(jobs)` that a model wrote: each target's origin is the
+    one given by the job whose copy of it was kept (the first job naming the id)."""
+    seen: set[str] = set()
+    generated = []
+    for job in jobs:
+        for target in job.targets:
+            if target.id not in seen:
+                seen.add(target.id)
+                if target.id in job.generated:
+                    generated.append(target.id)
+    return tuple(generated)
+
+
 def waiting_note(job_id: int, open_jobs: Sequence[tuple[int, str, AttributeJob]]) -> str | None:
     """What a queued attribute job waits for, in words, or None when it is not queued.
 

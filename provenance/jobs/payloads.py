@@ -126,12 +126,15 @@ class AttributeJob:
 
     run_key: the training run to replay (one running job per run: db/jobs.py).
     targets: 1 to MAX_TARGETS targets with distinct ids, carried in the payload itself.
+    generated: the ids of the targets a model wrote (recorded with origin "generated"); the
+    others are the user's text (origin "uploaded").
     """
 
     kind: ClassVar[JobKind] = JobKind.ATTRIBUTE
 
     run_key: str
     targets: tuple[TargetText, ...]
+    generated: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _require(
@@ -166,11 +169,23 @@ class AttributeJob:
                 f"repeat the id {target.id!r}; give one of the two targets another id",
             )
             seen.add(target.id)
+        _require(
+            isinstance(self.generated, tuple) and all(isinstance(i, str) for i in self.generated),
+            "generated",
+            "must be a tuple of target ids",
+        )
+        strangers = sorted(set(self.generated) - seen)
+        _require(
+            not strangers,
+            "generated",
+            f"names {strangers[:5]}, not among the job's targets; list only ids of its targets",
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
             "run_key": self.run_key,
             "targets": [{"id": t.id, "text": t.text, "prompt": t.prompt} for t in self.targets],
+            "generated": list(self.generated),
         }
 
     @classmethod
@@ -205,7 +220,14 @@ class AttributeJob:
                 targets.append(target_from_record(record))
             except BadRecord as bad:
                 raise PayloadError(f"'targets[{index}]': {bad}") from None
-        return cls(run_key=run_key, targets=tuple(targets))
+        generated = fields.get("generated", [])  # absent in jobs queued before it existed
+        _require(
+            isinstance(generated, list) and all(isinstance(i, str) for i in generated),
+            "generated",
+            "must be a list of target ids (strings)",
+        )
+        assert isinstance(generated, list)
+        return cls(run_key=run_key, targets=tuple(targets), generated=tuple(generated))
 
 
 JobPayload = TrainJob | AttributeJob

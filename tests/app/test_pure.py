@@ -19,7 +19,7 @@ from provenance import efficiency, figures, health, pending, rollups, run_list, 
 from provenance.cli import _parser
 from provenance.jobs.forms import attribute_job, default, help_text, train_job
 from provenance.jobs.roots import Roots
-from provenance.uploads import parse_text_box, save_targets
+from provenance.uploads import generated_target, parse_text_box, save_targets
 from tests.app.conftest import KNOWN_TARGET, KNOWN_TOP, RUN, seed_fixture_ledger
 
 
@@ -176,9 +176,13 @@ def test_launch_is_local_and_hardened(tmp_path: Path) -> None:
 def test_pending_status_and_estimate(tmp_path: Path) -> None:
     first = save_targets(parse_text_box("one", target_id="a"), tmp_path)
     save_targets(parse_text_box("two", target_id="b"), tmp_path)
-    save_targets(parse_text_box("three", target_id="c"), tmp_path)
+    sampled = save_targets([generated_target("three", "Prompt:")], tmp_path, generated=True)
+    assert sampled.name.startswith("generated-") and pending.is_generated(sampled)
     loaded = pending.load_pending(tmp_path)
-    assert [t.id for t, _ in loaded] == ["a", "b", "c"]
+    sampled_id = load_targets(sampled)[0].id
+    assert [t.id for t, _ in loaded] == ["a", "b", sampled_id]
+    # Only the model's output goes to the job as generated (origin "generated" in the ledger).
+    assert pending.generated_ids(loaded, {"a", sampled_id}) == (sampled_id,)
     ledger_targets = pd.DataFrame(
         {"run_key": ["r"], "target_key": ["b"], "text": ["two"], "attributed": [True]}
     )
@@ -189,6 +193,7 @@ def test_pending_status_and_estimate(tmp_path: Path) -> None:
     )
     table = pending.pending_table(loaded, ledger_targets, jobs)
     assert list(table["status"]) == ["queued (job 7)", "attributed (run r)", "not attributed"]
+    assert list(table["origin"]) == ["uploaded", "uploaded", "generated"]
     assert pending.replay_estimate(tmp_path, "r", 1).startswith("Unknown")
     run = tmp_path / "runs" / "r"
     run.mkdir(parents=True)

@@ -14,11 +14,12 @@ from synthetic import write_corpus
 from attribution_engine.targets import TargetText
 from attribution_engine.train_config import TrainConfig
 from db import jobs
+from db.listings import list_targets
 from db.models import JobStatus
 from db.schema import upgrade
 from db.session import make_engine, make_sessionmaker, session_scope
 from provenance import runs
-from provenance.jobs import AttributeJob, enqueue
+from provenance.jobs import AttributeJob, PayloadError, enqueue
 from provenance.jobs.handlers import StepProgress, handlers
 from provenance.worker import run_worker
 
@@ -108,3 +109,26 @@ def test_progress_is_throttled_and_carries_the_measured_speed() -> None:
     assert last["eta_seconds"] == 0.0
     _, middle = calls[1]
     assert middle["eta_seconds"] == pytest.approx(5 / 4)
+
+
+def test_targets_a_model_wrote_are_recorded_generated_through_merged_jobs(trained) -> None:
+    """The Targets page's sampled outputs travel as the job's `generated` ids; in a merged
+    replay each target keeps the origin its own job gave it."""
+    data, engine, write, parent, targets = trained
+    enqueue(write, AttributeJob(parent, (targets[0], targets[1]), generated=("b",)))
+    enqueue(write, AttributeJob(parent, (targets[2],)))
+    assert run_worker(write, handlers(data, write), "w1", once=True) == 1
+    (replay,) = _replays(data, parent)
+    with session_scope(make_sessionmaker(engine)) as session:
+        listed = list_targets(session, replay)
+    origins = dict(zip(listed["target_key"], listed["origin"], strict=True))
+    assert origins == {"a": "uploaded", "b": "generated", "c": "uploaded"}
+
+
+def test_a_job_naming_a_generated_id_it_does_not_carry_is_refused() -> None:
+    with pytest.raises(PayloadError, match="not among the job's targets"):
+        AttributeJob("run-1", (TargetText("a", "words"),), generated=("b",))
+    job = AttributeJob("run-1", (TargetText("a", "words"),), generated=("a",))
+    assert AttributeJob.from_json(job.to_json()) == job
+    older = {k: v for k, v in job.to_json().items() if k != "generated"}  # queued before
+    assert AttributeJob.from_json(older).generated == ()
