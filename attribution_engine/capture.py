@@ -43,7 +43,7 @@ class Call:
     module: nn.Module
     rule: GhostRule
     inputs: tuple[torch.Tensor, ...]
-    output: torch.Tensor | None  # held only while recording: it keeps activations alive
+    output: torch.Tensor | None  # held while recording a target pass (differentiate reads it)
     grad: torch.Tensor | None = None
     version: int = 0  # output._version when recorded: a later in-place change moves it
     rows_tokens: tuple[int, int] | None = None  # (N, T) when called on flattened tokens [N*T, ...]
@@ -114,6 +114,7 @@ class Capture:
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
         self._calls: list[Call] | None = None
         self._on_grad: Callable[[Call], None] | None = None
+        self._keep_outputs = True
         self._rows, self._tokens = 0, 0
 
     def _adopt(self, model: nn.Module, name: str, held: list[str], scored: set[int]) -> None:
@@ -155,19 +156,26 @@ class Capture:
 
     @contextmanager
     def recording(
-        self, n_rows: int, n_tokens: int, on_grad: Callable[[Call], None] | None = None
+        self,
+        n_rows: int,
+        n_tokens: int,
+        on_grad: Callable[[Call], None] | None = None,
+        keep_outputs: bool = True,
     ) -> Iterator[list[Call]]:
         """Record the calls of one forward over `n_rows` rows of `n_tokens` tokens (and their
         gradients). `n_tokens` lets calls on flattened tokens [N*T, ...] map back to rows.
 
         With `on_grad`, each call is handed to it inside the backward, as soon as its output
         gradient arrives, and then released (`Call.release`): the list then holds empty calls.
-        Modules that `on_grad` runs (a replaying rule) are not recorded."""
+        Modules that `on_grad` runs (a replaying rule) are not recorded.
+        `keep_outputs=False` (an ordinary backward, which needs no `differentiate`) holds no
+        call's output: an LM head's is the logits, which autograd frees after the loss (206 MiB
+        at GPT-2-small's 4 x 256 tokens, held across the start of the backward otherwise)."""
         if not self._handles:
             raise RuntimeError("Capture is closed; use it inside `with Capture(model):`")
         calls: list[Call] = []
         self._calls, self._rows, self._tokens = calls, n_rows, n_tokens
-        self._on_grad = on_grad
+        self._on_grad, self._keep_outputs = on_grad, keep_outputs
         try:
             yield calls
         finally:
@@ -285,7 +293,8 @@ class Capture:
                 output.register_hook(partial(_refuse_gradient, refusal))
                 return None
             widened = tuple(a.detach().float() if a.dtype in HALF else a.detach() for a in inputs)
-            call = Call(name, module, rule, widened, output, version=output._version)
+            kept = output if self._keep_outputs else None
+            call = Call(name, module, rule, widened, kept, version=output._version)
             call.rows_tokens = rows_tokens
             if rule.replay:
                 call.call_args = _detached((args, kwargs))

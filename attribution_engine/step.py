@@ -215,7 +215,8 @@ class InRunAttributor:
         optimizer.step()
         if moments:
             check_adam_state(optimizer, moments)
-        # [V, 2]: g_v . (w_before - w_after) and g_v . decay, in one pass over the captures
+        # [V, 2]: g_v . (w_before - w_after) and g_v . decay, in one pass over the captures,
+        # which frees each parameter's copy in `before` once used
         dots = _target_dots(target_uses, params, before, optimizer, target_losses.shape[0]).cpu()
         values, train_loss = self._gather(values, train_loss)
         values, second = _fold(values.cpu(), target_losses.shape[0], config.order)  # [B, V] on CPU
@@ -353,7 +354,8 @@ def _train_pass(
     """Forward and ordinary backward of training rows; returns (their loss share, calls).
     `first`: the index of these rows' first row among the step's rows (for NonFiniteError).
     `on_grad`: scores each call inside the backward (Capture.recording), which then frees it."""
-    with capture.recording(*rows["input_ids"].shape, on_grad=on_grad) as calls:
+    shape = rows["input_ids"].shape
+    with capture.recording(*shape, on_grad=on_grad, keep_outputs=False) as calls:
         sums = row_loss_sums(model, rows)
         bad = (~torch.isfinite(sums)).nonzero().flatten().tolist()
         if bad:
@@ -482,7 +484,7 @@ def _fold(values: torch.Tensor, n_targets: int, order: int):
 def _target_dots(
     target_uses: Mapping[nn.Parameter, list[Use]],
     params: list[nn.Parameter],
-    before: list[torch.Tensor],
+    before: list[torch.Tensor | None],
     optimizer: torch.optim.Optimizer,
     n: int,
 ) -> torch.Tensor:
@@ -490,21 +492,27 @@ def _target_dots(
     separable, decay_factor), from the target captures: each target's gradient formed
     once and dotted with both, or each token contracted with them, whichever costs less
     (costs.py). Both displacements are formed one parameter at a time (a whole copy of the
-    weights each, at GPT-2-small width 0.5 GiB, had been held at once). They are written into
-    one [1|2, *shape] buffer (torch.stack of the two copied them once more, 0.6-1.1 s of a 29 s
-    SGD-proxy step at GPT-2-small width under load)."""
-    out = torch.zeros(n, 2, dtype=torch.float64, device=before[0].device)
+    weights each, at GPT-2-small width 0.5 GiB, had been held at once), in one [1|2, *shape]
+    buffer (torch.stack of the two copied them once more: 0.6-1.1 s of a 29 s SGD-proxy step
+    at GPT-2-small width under load). `before` is consumed: each parameter's copy is freed once
+    its dots are formed, the largest parameter last, so that its buffers (GPT-2's tied
+    embedding: 3 x 154 MiB) are not formed beside the copy of all the other weights."""
+    out = torch.zeros(n, 2, dtype=torch.float64, device=params[0].device)
     with without_autocast(out.device):
-        for p, w in zip(params, before, strict=True):
+        for i in sorted(range(len(params)), key=lambda k: params[k].numel()):
+            p, w = params[i], before[i]
+            before[i] = None
             uses = target_uses.get(p)
-            if not uses:
+            if not uses or w is None:
                 continue
             factor = decay_factor(optimizer, p)
             stacked = w.new_empty((1 if factor is None else 2, *p.shape))
             torch.sub(w, p.detach(), out=stacked[0])  # w_before - w_after
             if factor is not None:
                 torch.mul(w, factor, out=stacked[1])  # the decay displacement
+            del w
             dots = matrix_values(uses, stacked.to(uses[0].tensor.dtype), p.shape)  # [V, 1|2]
+            del stacked
             out[:, : dots.shape[1]] += dots
     return out
 
