@@ -11,7 +11,7 @@ from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
 from app import evidence_view
-from db.jobs import list_jobs
+from db.jobs import job_status, list_jobs
 from db.session import make_engine, make_sessionmaker, session_scope
 from tests.app.conftest import (
     APP_DIR,
@@ -301,3 +301,12 @@ def test_generate_a_target_from_a_runs_model(seeded: str, data_dir: Path) -> Non
     (saved,) = (data_dir / "uploads").glob("*.jsonl")
     record = json.loads(saved.read_text())
     assert record["prompt"] == "We hold" and record["text"].strip()
+    assert saved.name.startswith("generated-")  # a model wrote it: origin "generated"
+    waiting = next(d.value for d in at.dataframe if "origin" in d.value.columns)
+    assert list(waiting["origin"]) == ["generated"]
+    at.button(key="targets_queue").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    with session_scope(make_sessionmaker(make_engine(seeded))) as session:
+        newest = int(list_jobs(session)["id"].max())
+        queued = job_status(session, newest)
+    assert queued.kind == "attribute" and queued.payload["generated"] == [record["id"]]
