@@ -169,7 +169,7 @@ class Capture:
         gradient arrives, and then released (`Call.release`): the list then holds empty calls.
         Modules that `on_grad` runs (a replaying rule) are not recorded.
         `keep_outputs=False` (an ordinary backward, which needs no `differentiate`) holds no
-        call's output: an LM head's is the logits, which autograd frees after the loss (206 MiB
+        call's output: an LM head's is the logits, which autograd frees after the loss (196 MiB
         at GPT-2-small's 4 x 256 tokens, held across the start of the backward otherwise)."""
         if not self._handles:
             raise RuntimeError("Capture is closed; use it inside `with Capture(model):`")
