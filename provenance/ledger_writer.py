@@ -39,7 +39,7 @@ from db.values import (
     write_snapshots,
     write_visits,
 )
-from provenance.ranking import store_fused_ranking
+from provenance.ranking import store_fused_rankings
 from provenance.recipe import Recipe
 
 # Trajectory points per commit: the documents leading by specific value at that moment.
@@ -166,8 +166,7 @@ class LedgerWriter:
             if final_hash is not None:
                 # Final values: store each target's default (fused) order, so every later read
                 # of a top-k is one indexed query instead of BM25 over the corpus.
-                for target in self.targets:
-                    store_fused_ranking(session, self.run_key, target)
+                store_fused_rankings(session, self.run_key, self.targets)
             commit_step(session, self.run_key, done, final_hash)  # flushes: only COMMIT remains
             faults.point("ledger.before_commit")
 

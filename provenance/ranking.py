@@ -11,6 +11,7 @@ target. Each listed row keeps its specific value, raw value and share beside bot
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 
 import numpy as np
@@ -41,7 +42,7 @@ def ranked_documents(
     "fused" lists only documents with a positive specific value (at most k), ordered by the
     fusion of their ranks by specific value and by BM25 word overlap among all documents the
     run trained on: read from the ledger where the order was stored with the final values
-    (`store_fused_ranking`), computed otherwise. Columns: `db.rankings.TOP_COLUMNS` (value =
+    (`store_fused_rankings`), computed otherwise. Columns: `db.rankings.TOP_COLUMNS` (value =
     the specific value for "fused"; share = value over the target's positive total of that
     kind, nats / nats), plus rank_by_value and rank_by_words (1-based; rank_by_words only for
     "fused", else missing).
@@ -76,13 +77,21 @@ def _plain(value: object) -> object:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def computed_fused_ranking(session: Session, run_key: str, target_key: str, k: int) -> pd.DataFrame:
+def computed_fused_ranking(
+    session: Session,
+    run_key: str,
+    target_key: str,
+    k: int,
+    texts: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
     """The fused ranking's first k documents computed from the ledger's values and texts (BM25
-    over every document the run trained on); columns as `ranked_documents`."""
+    over every document the run trained on); columns as `ranked_documents`. `texts`: the run's
+    corpus texts by document key, where the caller has read them already."""
     values = target_values(session, run_key, target_key)
     if values.empty:
         return pd.DataFrame(columns=FUSED_COLUMNS)
-    texts = corpus_texts(session, run_key)
+    if texts is None:
+        texts = corpus_texts(session, run_key)
     query = get_target(session, run_key, target_key).text
     words = bm25_scores(query, [texts[key] for key in values["doc_key"]])  # [D]
     spec = values["specific"].to_numpy()  # in the ledger's order, so ties rank as there
@@ -108,15 +117,18 @@ def computed_fused_ranking(session: Session, run_key: str, target_key: str, k: i
     return frame[FUSED_COLUMNS]
 
 
-def store_fused_ranking(session: Session, run_key: str, target_key: str) -> None:
-    """Compute the target's fused ranking from the values the ledger holds now and store its
+def store_fused_rankings(session: Session, run_key: str, target_keys: Sequence[str]) -> None:
+    """Compute each target's fused ranking from the values the ledger holds now and store its
     first FUSED_STORED documents, so later reads (`provenance top`, pages, reports) need no
-    BM25. Call it once the values are final: rewriting them deletes what was stored."""
-    frame = computed_fused_ranking(session, run_key, target_key, FUSED_STORED)
-    write_fused_ranks(
-        session,
-        run_key,
-        target_key,
-        frame["doc_key"].tolist(),
-        [int(rank) for rank in frame["rank_by_words"]],
-    )
+    BM25; the corpus texts are read once for all targets. Call it once the values are final:
+    rewriting them deletes what was stored."""
+    texts = corpus_texts(session, run_key)
+    for target_key in target_keys:
+        frame = computed_fused_ranking(session, run_key, target_key, FUSED_STORED, texts)
+        write_fused_ranks(
+            session,
+            run_key,
+            target_key,
+            frame["doc_key"].tolist(),
+            [int(rank) for rank in frame["rank_by_words"]],
+        )

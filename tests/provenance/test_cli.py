@@ -13,7 +13,7 @@ import pytest
 
 from db.session import make_engine, make_sessionmaker, session_scope
 from provenance.cli import _parser
-from provenance.ranking import store_fused_ranking
+from provenance.ranking import store_fused_rankings
 from tests.app.conftest import KNOWN_TARGET, KNOWN_TOP, RUN, seed_fixture_ledger
 
 HEAVY = ("torch", "transformers", "sentence_transformers")
@@ -94,8 +94,7 @@ def finished_ledger_dir(tmp_path_factory) -> Path:
     url = f"sqlite:///{out / 'ledger.sqlite3'}"
     seed_fixture_ledger(url)
     with session_scope(make_sessionmaker(make_engine(url), write=True)) as session:
-        for target in (KNOWN_TARGET, "t-other"):
-            store_fused_ranking(session, RUN, target)
+        store_fused_rankings(session, RUN, [KNOWN_TARGET, "t-other"])
     return out
 
 

@@ -17,7 +17,7 @@ from db.rankings import top_documents
 from db.session import make_sessionmaker, session_scope
 from db.values import write_document_values
 from provenance import ranking
-from provenance.ranking import ranked_documents, ranked_records, store_fused_ranking
+from provenance.ranking import ranked_documents, ranked_records, store_fused_rankings
 
 TEXTS = {
     "harbour": "The harbour froze early that winter, and the fishing boats stayed in port.",
@@ -43,7 +43,7 @@ def factory(ledger, request):
     with session_scope(factory) as session:
         write_document_values(session, "r1", "t", ids, [2 * v for v in specific], specific)
         if request.param == "stored":
-            store_fused_ranking(session, "r1", "t")
+            store_fused_rankings(session, "r1", ["t"])
     return factory
 
 
@@ -148,7 +148,7 @@ def test_more_documents_than_stored_are_ranked_on_read(stored, monkeypatch):
     monkeypatch.setattr("db.fused_ranks.FUSED_STORED", 2)
     monkeypatch.setattr(ranking, "FUSED_STORED", 2)
     with session_scope(stored) as session:
-        store_fused_ranking(session, "r1", "t")  # only the first 2 are stored now
+        store_fused_rankings(session, "r1", ["t"])  # only the first 2 are stored now
         assert [r.rank for r in stored_fused_top(session, "r1", "t", 2)] == [1, 2]
         assert stored_fused_top(session, "r1", "t", 3) is None  # beyond what was stored
         positive = [key for key in _expected_order() if SPECIFIC[key] > 0]
@@ -160,3 +160,32 @@ def test_storing_an_order_of_documents_without_values_is_refused(factory):
         write_fused_ranks(session, "r1", "t", ["harbour", "nowhere"], [1, 2])
     with session_scope(factory) as session, pytest.raises(ValueError, match="equally long"):
         write_fused_ranks(session, "r1", "t", ["harbour"], [1, 2])
+
+
+def test_storing_several_targets_reads_the_corpus_once_and_stores_each_own_order(
+    ledger, monkeypatch
+):
+    factory = make_sessionmaker(ledger, write=True)
+    docs = [document(k, t, source=f"src-{k}", title=k.title()) for k, t in TEXTS.items()]
+    other = "Wheat and taxes: the tariff act lowered the price of imported wheat."
+    records = [
+        TargetRecord("t", TARGET, TargetOrigin.UPLOADED),
+        TargetRecord("u", other, TargetOrigin.GENERATED),
+    ]
+    ids = seed_ledger(factory, docs, records)
+    reads = []
+    real = ranking.corpus_texts
+    monkeypatch.setattr(ranking, "corpus_texts", lambda *a: reads.append(a) or real(*a))
+    with session_scope(factory) as session:
+        for target, scale in (("t", 1.0), ("u", -1.0)):
+            specific = [scale * SPECIFIC[k] for k in TEXTS]
+            write_document_values(session, "r1", target, ids, specific, specific)
+        expected = {t: ranking.computed_fused_ranking(session, "r1", t, 6) for t in ("t", "u")}
+        reads.clear()
+        store_fused_rankings(session, "r1", ["t", "u"])
+        assert len(reads) == 1
+        for target, frame in expected.items():
+            stored = stored_fused_top(session, "r1", target, len(frame))
+            assert [row.doc_key for row in stored] == frame["doc_key"].tolist()
+            assert [row.rank_by_words for row in stored] == frame["rank_by_words"].tolist()
+    assert expected["t"]["doc_key"].tolist() != expected["u"]["doc_key"].tolist()
