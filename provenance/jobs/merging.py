@@ -53,15 +53,11 @@ def merged_targets(jobs: Sequence[AttributeJob]) -> tuple[TargetText, ...]:
 def merged_generated(jobs: Sequence[AttributeJob]) -> tuple[str, ...]:
     """The ids among `merged_targets(jobs)` that a model wrote: each target's origin is the
     one given by the job whose copy of it was kept (the first job naming the id)."""
-    seen: set[str] = set()
-    generated = []
+    first_job: dict[str, AttributeJob] = {}
     for job in jobs:
         for target in job.targets:
-            if target.id not in seen:
-                seen.add(target.id)
-                if target.id in job.generated:
-                    generated.append(target.id)
-    return tuple(generated)
+            first_job.setdefault(target.id, job)
+    return tuple(t.id for t in merged_targets(jobs) if t.id in first_job[t.id].generated)
 
 
 def waiting_note(job_id: int, open_jobs: Sequence[tuple[int, str, AttributeJob]]) -> str | None:

@@ -19,7 +19,7 @@ from db.models import JobStatus
 from db.schema import upgrade
 from db.session import make_engine, make_sessionmaker, session_scope
 from provenance import runs
-from provenance.jobs import AttributeJob, PayloadError, enqueue
+from provenance.jobs import AttributeJob, PayloadError, enqueue, merging
 from provenance.jobs.handlers import StepProgress, handlers
 from provenance.worker import run_worker
 
@@ -132,3 +132,13 @@ def test_a_job_naming_a_generated_id_it_does_not_carry_is_refused() -> None:
     assert AttributeJob.from_json(job.to_json()) == job
     older = {k: v for k, v in job.to_json().items() if k != "generated"}  # queued before
     assert AttributeJob.from_json(older).generated == ()
+
+
+def test_a_target_named_by_two_jobs_keeps_the_origin_of_the_first() -> None:
+    a, b, c = (TargetText(key, f"words of {key}") for key in "abc")
+    first = AttributeJob("run-1", (a, b), generated=("b",))
+    second = AttributeJob("run-1", (b, c), generated=("c",))  # b uploaded here: not kept
+    third = AttributeJob("run-1", (a,), generated=("a",))  # a uploaded by the first job
+    assert merging.merged_targets([first, second, third]) == (a, b, c)
+    assert merging.merged_generated([first, second, third]) == ("b", "c")
+    assert merging.merged_generated([second, first]) == ("c",)  # b: the second job's copy first
