@@ -9,9 +9,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# psql for deploy/migrate.sh (reports need no browser: the PDF draws its bars as text).
+# psql for deploy/migrate.sh (reports need no browser: the PDF draws its bars as text);
+# jemalloc for the training commands (provenance/allocator.py: no page zeroing at every step).
 RUN apt-get update \
-    && apt-get install --yes --no-install-recommends postgresql-client \
+    && apt-get install --yes --no-install-recommends postgresql-client libjemalloc2 \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

@@ -23,8 +23,16 @@ DEFAULT_OUT = Path("provenance-data")
 CORPORA = {"sotu": "the State of the Union addresses, split into paragraphs"}
 
 
+# Commands that train: run on jemalloc where the machine has it (provenance/allocator.py).
+TRAINING_COMMANDS = frozenset({"train", "attribute", "worker", "demo"})
+
+
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+    if argv is None and args.command in TRAINING_COMMANDS:  # a process of its own, not a call
+        from provenance.allocator import reexec_with_jemalloc
+
+        reexec_with_jemalloc()
     try:
         args.handler(args)
     except (ValueError, LookupError, FileNotFoundError, SchemaOutOfDate) as error:
