@@ -10,6 +10,9 @@ process of its own (VmHWM above the resident size before the first step).
     .venv/bin/python -m benchmarks.overhead --shape gpt2-small    # 12 x 768, vocabulary 50,257
     .venv/bin/python -m benchmarks.overhead --quick               # a smaller shape, seconds
 
+Every process runs on jemalloc with page decay off where the machine has it, as the training
+commands do (provenance/allocator.py); `--allocator system` measures glibc's.
+
 At the GPT-2-small shape the plain step is a batch of 4 rows of 256 tokens (about 8 s on one
 thread of this project's CPU, under the ~10 s the issue allows), targets of 64 tokens, and the
 variants are first order for 1, 8, 32 and 64 targets under each accounting and second order
@@ -45,6 +48,7 @@ from attribution_engine.ghost import FactoredUse, Scale, parameter_values
 from attribution_engine.objective import predicted_counts, row_loss_sums
 from attribution_engine.step import target_pass
 from benchmarks.gpt2_model import gpt2, token_rows
+from provenance.allocator import reexec_with_jemalloc, using_jemalloc
 
 
 @dataclass(frozen=True)
@@ -249,6 +253,42 @@ def floor_parts(
     return out
 
 
+def own_pass_seconds(shape: Shape, rounds: int) -> float:
+    """Seconds of one target row's own forward and backward, weight gradients included: the
+    part of one more target that no attribution method avoids (the marginal goal's unit)."""
+    model, _, targets = build(shape)
+    one = {key: value[:1] for key, value in targets.items()}
+
+    def forward_backward() -> None:
+        model.zero_grad(set_to_none=True)
+        row_loss_sums(model, one).sum().backward()
+
+    return _median_seconds(forward_backward, rounds)
+
+
+def marginal_rows(
+    chosen: list[Variant], medians: dict[str, float], own: float
+) -> list[tuple[str, int, float, float]]:
+    """(accounting, targets, seconds per target beyond 8, x own forward/backward): the slope
+    of the step time from 8 targets to each larger count timed, per first-order accounting."""
+    rows = []
+    eights = {_accounting(v): v for v in chosen if v.order == 1 and v.targets == 8}
+    for variant in chosen:
+        base = eights.get(_accounting(variant))
+        if variant.order != 1 or variant.targets <= 8 or base is None:
+            continue
+        if variant.name not in medians or base.name not in medians:
+            continue
+        per_target = (medians[variant.name] - medians[base.name]) / (variant.targets - 8)
+        rows.append((_accounting(variant), variant.targets, per_target, per_target / own))
+    return rows
+
+
+def _accounting(variant: Variant) -> str:
+    """The variant's name without its target count: "1st order, SGD proxy"."""
+    return variant.name.rsplit(", ", 1)[0]
+
+
 def rss_kib(field: str) -> int:
     with open("/proc/self/status") as status:
         for line in status:
@@ -295,10 +335,12 @@ def report(shape: Shape, name: str, threads: int, rounds: int, args) -> None:
     timed = not args.memory_only
     medians = time_variants(shape, chosen, rounds) if timed else {}
     floors = floor_parts(shape, rounds, args.max_targets) if timed else {}
+    own = own_pass_seconds(shape, rounds) if timed else math.nan
     memory = {} if args.no_memory else peak_memory(name, chosen, threads)
     plain_name = chosen[0].name
     plain = medians.get(plain_name, math.nan)
     print(f"\nshape {name}: {shape}, threads {threads}, median of {rounds} steps")
+    print(f"allocator: {'jemalloc, page decay off' if using_jemalloc() else 'the system (glibc)'}")
     floors_text = ", ".join(
         f"{1 + n * shape.target_tokens / (shape.rows * shape.tokens):.3f} ({_targets(n)})"
         for n in sorted(floors)
@@ -326,6 +368,13 @@ def report(shape: Shape, name: str, threads: int, rounds: int, args) -> None:
             f"| {n_targets} | {pass_seconds * 1000:.1f} | {arithmetic * 1000:.1f} | "
             f"{floor_ratio:.3f} |"
         )
+    marginal = marginal_rows(chosen, medians, own)
+    if marginal:
+        print(f"\none target's own forward and backward: {own * 1000:.1f} ms")
+        print("| accounting | targets | ms per target beyond 8 | x its own forward/backward |")
+        print("|---|---:|---:|---:|")
+        for accounting, n_targets, per_target, ratio in marginal:
+            print(f"| {accounting} | {n_targets} | {per_target * 1000:.1f} | {ratio:.2f} |")
 
 
 def main() -> None:
@@ -351,8 +400,17 @@ def main() -> None:
         action="append",
         help="keep variants whose name contains this (repeatable; the plain step is always kept)",
     )
+    parser.add_argument(
+        "--allocator",
+        choices=["jemalloc", "system"],
+        default="jemalloc",
+        help="jemalloc with page decay off, as the training commands run (provenance/allocator.py;"
+        " where the machine has it), or the system's (default: jemalloc)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.allocator == "jemalloc":
+        reexec_with_jemalloc()  # the memory children inherit it
     names = args.shape or (["quick"] if args.quick else ["small", "gpt2-small"])
     if args.child:
         peak_memory_child(SHAPES[names[0]], args.child, args.threads)

@@ -60,3 +60,26 @@ def test_the_gpt2_small_shape_times_every_accounting_at_1_8_32_64_targets():
     assert "2nd order, Adam exact, 1 target" in names
     assert not any("per-sample" in name for name in names)  # B copies of 124M would not fit
     assert bench.build(bench.QUICK)[2]["input_ids"].shape[0] == 8
+
+
+def test_the_marginal_target_is_the_slope_from_8_targets_against_one_targets_own_pass():
+    chosen = bench.variants(bench.GPT2_SMALL)
+    medians = {v.name: 10.0 + v.targets * 0.5 for v in chosen}
+    medians["1st order, Adam exact, 64 targets"] = 10.0 + 8 * 0.5 + 56 * 0.75
+    rows = {
+        (accounting, n): (s, ratio)
+        for accounting, n, s, ratio in bench.marginal_rows(chosen, medians, own=0.25)
+    }
+    assert set(rows) == {
+        (f"1st order, {label}", n)
+        for label in ("SGD proxy", "Adam exact", "Adam factored")
+        for n in (32, 64)
+    }
+    assert rows[("1st order, SGD proxy", 32)] == (0.5, 2.0)
+    assert rows[("1st order, Adam exact", 64)] == (0.75, 3.0)
+    assert bench.marginal_rows(chosen, {}, own=0.25) == []  # nothing timed, nothing claimed
+
+
+def test_one_targets_own_forward_and_backward_is_timed():
+    seconds = bench.own_pass_seconds(bench.QUICK, rounds=1)
+    assert math.isfinite(seconds) and seconds > 0
